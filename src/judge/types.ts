@@ -1,0 +1,67 @@
+/**
+ * What judges return and what the preference dataset holds. A judge's reply is data: it is
+ * parsed into a Verdict or a JudgeFailure, never into a made-up score.
+ */
+
+export interface Principle {
+  id: string;
+  /** What an LLM judge reads. */
+  text: string;
+  weight: number;
+  /** Name of a check the embedded judge can run for this principle, if any. */
+  check?: string;
+}
+
+export interface Constitution {
+  name: string;
+  principles: Principle[];
+}
+
+export type JudgeFailureKind =
+  | 'parse' // the reply had no readable verdict
+  | 'backend' // the call failed after retries
+  | 'budget' // the spending cap was reached
+  | 'timeout';
+
+export interface JudgeFailure {
+  ok: false;
+  kind: JudgeFailureKind;
+  message: string;
+  /** The raw reply, when there was one. */
+  raw?: string;
+}
+
+export interface PairwiseVerdict {
+  ok: true;
+  /** P(A is better than B), combined over both orders when both were asked. */
+  pA: number;
+  /** The hard choice after the tie policy. */
+  choice: 'A' | 'B' | 'tie';
+  /** Both orders picked the same response (undefined when only one order was asked). */
+  consistent?: boolean;
+  /** Per-order probabilities, A-first then B-first (the latter mapped back to A's side). */
+  perOrder?: number[];
+  principle: string;
+  rationale?: string;
+  /** Where the probability came from. */
+  source: 'logprobs' | 'parsed' | 'embedded';
+  usage?: { promptTokens: number; completionTokens: number; costUsd: number };
+}
+
+export type PairwiseResult = PairwiseVerdict | JudgeFailure;
+
+export interface PreferenceRecord {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  /** Probability that `chosen` is better; 1 for hard human labels. */
+  pChosen: number;
+  judge: string;
+  principle?: string;
+  rationale?: string;
+  /** Both orders agreed. */
+  consistent?: boolean;
+  source: 'ai' | 'human' | 'verifier';
+  /** Weight in reward-model training (mixing human and AI labels). */
+  weight?: number;
+}
