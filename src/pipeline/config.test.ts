@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { InputError } from '../util/errors.ts';
+import { defaultConfigPath, loadRunConfig, parseRunConfig } from './config.ts';
+
+const examplesDir = join(defaultConfigPath, '..');
+const fileInExamples = join(examplesDir, 'test-config.yaml');
+
+function fault(text: string): InputError {
+  try {
+    parseRunConfig(text, fileInExamples);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return error as InputError;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('run config', () => {
+  it('loads the default run with every default filled in', () => {
+    const { config, paths } = loadRunConfig();
+    expect(config.policy.model).toBe('stories260K');
+    expect(config.judge.backend).toBe('embedded');
+    expect(config.rl.algorithm).toBe('ppo');
+    expect(config.judge.bothOrders).toBe(true);
+    expect(config.rewardModel.validationFraction).toBe(0.1);
+    expect(paths.trainPrompts).toBe(join(examplesDir, 'prompts', 'train.txt'));
+  });
+
+  it('treats an empty file as the defaults', () => {
+    const { config } = parseRunConfig('', fileInExamples);
+    expect(config.sampling.k).toBe(4);
+    expect(config.seed).toBe(1);
+  });
+
+  it('names the line and field of an unknown key', () => {
+    const error = fault('seed: 2\nrl:\n  algorithm: ppo\n  klcoef: 0.1\n');
+    expect(error.location).toEqual({ file: fileInExamples, line: 4, field: 'rl.klcoef' });
+    expect(error.message).toContain('unknown key "klcoef"');
+  });
+
+  it('names the line and field of a wrong type', () => {
+    const error = fault('sampling:\n  k: 4\n  temperature: hot\n');
+    expect(error.location).toEqual({ file: fileInExamples, line: 3, field: 'sampling.temperature' });
+    expect(error.message).toMatch(/number/);
+  });
+
+  it('rejects an algorithm it does not know', () => {
+    const error = fault('rl:\n  algorithm: trpo\n');
+    expect(error.location.line).toBe(2);
+    expect(error.location.field).toBe('rl.algorithm');
+  });
+
+  it('names a missing prompts file, a missing model file and a missing constitution', () => {
+    const prompts = fault('prompts:\n  train: nowhere.txt\n');
+    expect(prompts.location).toMatchObject({ line: 2, field: 'prompts.train' });
+    expect(prompts.message).toContain('nowhere.txt');
+
+    const model = fault('seed: 3\npolicy:\n  model: ./missing/model.bin\n');
+    expect(model.location).toMatchObject({ line: 3, field: 'policy.model' });
+
+    const constitution = fault('judge:\n  backend: embedded\n  constitution: gone.yaml\n');
+    expect(constitution.location).toMatchObject({ line: 3, field: 'judge.constitution' });
+  });
+
+  it('reports a YAML syntax error with its line', () => {
+    const error = fault('seed: 1\nrl: [unclosed\n');
+    expect(error.location.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('resolves relative paths against the config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlaif-config-'));
+    writeFileSync(join(dir, 'p.txt'), 'Tom had a ball.\n');
+    writeFileSync(join(dir, 'c.yaml'), 'name: x\nprinciples: [{id: a, text: b}]\n');
+    const file = join(dir, 'run.yaml');
+    writeFileSync(file, 'prompts: {train: p.txt, heldOut: p.txt}\njudge: {constitution: c.yaml}\n');
+    const { paths } = loadRunConfig(file);
+    expect(paths.heldOutPrompts).toBe(join(dir, 'p.txt'));
+    expect(paths.constitution).toBe(join(dir, 'c.yaml'));
+  });
+});
