@@ -1,0 +1,176 @@
+/**
+ * TensorFlow.js backend setup for the engine. Selects the wasm backend once per process and
+ * registers two kernels it lacks in a usable form:
+ *  - BatchMatMul with transposeA/transposeB: the shipped kernel falls to a slow generic loop
+ *    (~1.5 GFLOP/s); transposing the operand physically first keeps the fast path (~15 GFLOP/s).
+ *    Every backward pass of a dense layer hits this.
+ *  - UnsortedSegmentSum: missing on wasm, so `tf.gather` (token embeddings) could not
+ *    back-propagate.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { buildSync } from 'esbuild';
+
+import { cacheDir } from '../util/paths.ts';
+
+// The wasm backend's internal class is not exported in a typed way; these are the members used.
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+type KernelFunction = (args: {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}) => tf.TensorInfo | tf.TensorInfo[];
+
+let ready: Promise<void> | undefined;
+
+/**
+ * Makes the wasm backend current, with the engine's kernels registered. Safe to call any number
+ * of times; every entry point that creates tensors awaits it first.
+ */
+export function ensureBackend(): Promise<void> {
+  ready ??= setUp();
+  return ready;
+}
+
+async function setUp(): Promise<void> {
+  registerAllGradients();
+  registerEngineKernels('wasm');
+  const ok = await tf.setBackend('wasm');
+  if (!ok) throw new Error('TensorFlow.js wasm backend failed to initialise');
+  await tf.ready();
+}
+
+/** Registers the engine's kernels on `backendName` (exported so tests can compare backends). */
+export function registerEngineKernels(backendName: string): void {
+  registerTransposingMatMul(backendName);
+  if (!tf.getKernel('UnsortedSegmentSum', backendName)) {
+    tf.registerKernel({
+      kernelName: 'UnsortedSegmentSum',
+      backendName,
+      kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+    });
+  }
+}
+
+const wrappedMatMul = new Set<string>();
+
+function registerTransposingMatMul(backendName: string): void {
+  if (wrappedMatMul.has(backendName)) return;
+  const original = tf.getKernel('BatchMatMul', backendName);
+  const transposeKernel = tf.getKernel('Transpose', backendName);
+  if (!original || !transposeKernel) return;
+  wrappedMatMul.add(backendName);
+
+  const plainMatMul = original.kernelFunc as unknown as KernelFunction;
+  const transpose = transposeKernel.kernelFunc as unknown as KernelFunction;
+
+  const kernelFunc: KernelFunction = ({ inputs, backend, attrs }) => {
+    const transposeA = Boolean(attrs?.transposeA);
+    const transposeB = Boolean(attrs?.transposeB);
+    if (!transposeA && !transposeB) return plainMatMul({ inputs, backend, attrs });
+
+    // Swap the last two axes of a transposed operand so the kernel sees plain row-major data.
+    const swapLast = (x: tf.TensorInfo): tf.TensorInfo => {
+      const rank = x.shape.length;
+      const perm = [...Array(rank).keys()];
+      [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+      return transpose({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+    };
+    const a = transposeA ? swapLast(inputs.a) : inputs.a;
+    const b = transposeB ? swapLast(inputs.b) : inputs.b;
+    const out = plainMatMul({
+      inputs: { a, b },
+      backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
+    }) as tf.TensorInfo;
+    const wasm = backend as WasmBackendLike;
+    if (a !== inputs.a) wasm.disposeData(a.dataId);
+    if (b !== inputs.b) wasm.disposeData(b.dataId);
+    return out;
+  };
+
+  tf.unregisterKernel('BatchMatMul', backendName);
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName,
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+  });
+}
+
+/**
+ * out[s, ...] = sum of x[i, ...] over i with segmentIds[i] = s. segmentIds covers the leading
+ * axes of x; ids outside [0, numSegments) are dropped, as TensorFlow does.
+ */
+function unsortedSegmentSum(args: {
+  inputs: { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: { numSegments: number };
+}): tf.TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x, segmentIds } = inputs;
+  const numSegments = attrs.numSegments;
+  const idCount = segmentIds.shape.reduce((p, d) => p * d, 1);
+  const innerShape = x.shape.slice(segmentIds.shape.length);
+  const inner = innerShape.reduce((p, d) => p * d, 1);
+
+  const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
+  // Views are taken after allocating: allocation may grow the heap and detach older views.
+  const outValues = backend.typedArrayFromHeap(out);
+  const xValues = backend.typedArrayFromHeap(x);
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  outValues.fill(0);
+  for (let i = 0; i < idCount; i++) {
+    const s = ids[i];
+    if (s < 0 || s >= numSegments) continue;
+    const src = i * inner;
+    const dst = s * inner;
+    for (let j = 0; j < inner; j++) outValues[dst + j] += xValues[src + j];
+  }
+  return out;
+}
+
+/**
+ * tfjs-core's Node bundle ships no gradient functions, and its ES module files use
+ * extensionless imports that Node's loader rejects. esbuild bundles the registration module
+ * once (cached per tfjs version); the registries it fills are process-global, so the copy it
+ * carries shares them with the main one.
+ */
+function registerAllGradients(): void {
+  if (tf.getGradient('Sum')) return;
+  const require = createRequire(import.meta.url);
+  const cached = join(cacheDir('tfjs'), `register-all-gradients-${tf.version_core}.cjs`);
+
+  let code: string;
+  if (existsSync(cached)) {
+    code = readFileSync(cached, 'utf8');
+  } else {
+    const entry = require.resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+    const built = buildSync({
+      entryPoints: [entry], bundle: true, format: 'cjs', platform: 'node', write: false,
+      logLevel: 'silent',
+    });
+    code = built.outputFiles[0].text;
+    try {
+      mkdirSync(dirname(cached), { recursive: true });
+      const partial = `${cached}.${process.pid}.tmp`;
+      writeFileSync(partial, code);
+      renameSync(partial, cached);
+    } catch {
+      // A read-only cache only costs the bundling time on the next start.
+    }
+  }
+
+  const moduleShim = { exports: {} };
+  new Function('module', 'exports', 'require', code)(moduleShim, moduleShim.exports, require);
+}
