@@ -129,6 +129,6 @@ describe('model resolution', () => {
       name: 'stories260K', env: noEnv, cacheDir: cache, hubUrl: 'http://127.0.0.1:9',
     }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(ModelNotFoundError);
-    expect(error.message).toMatch(/could not download stories260K[\s\S]*RLAIF_MODELS/);
+    expect((error as Error).message).toMatch(/could not download stories260K[\s\S]*RLAIF_MODELS/);
   });
 });
