@@ -10,11 +10,22 @@ export interface Principle {
   weight: number;
   /** Name of a check the embedded judge can run for this principle, if any. */
   check?: string;
+  /** A request to rewrite a response so it meets the principle (critique-and-revision lists). */
+  revision?: string;
+}
+
+/** Prompt templates with `{{name}}` slots; absent ones fall back to the built-in defaults. */
+export interface PromptTemplates {
+  system?: string;
+  pairwise?: string;
+  pointwise?: string;
+  listwise?: string;
 }
 
 export interface Constitution {
   name: string;
   principles: Principle[];
+  templates?: PromptTemplates;
 }
 
 export type JudgeFailureKind =
@@ -64,4 +75,26 @@ export interface PreferenceRecord {
   source: 'ai' | 'human' | 'verifier';
   /** Weight in reward-model training (mixing human and AI labels). */
   weight?: number;
+}
+
+/** One comparison a pairwise judge is asked: which of `a` and `b` answers `prompt` better. */
+export interface PairwiseInput {
+  prompt: string;
+  a: string;
+  b: string;
+}
+
+export interface CompareOptions {
+  /** Principle to judge by; a judge samples one from its constitution when absent. */
+  principle?: Principle;
+  /** Stable key of this comparison, used to sample the principle reproducibly. */
+  key?: string;
+  signal?: AbortSignal;
+}
+
+/** Anything that turns a comparison into a verdict: LLM judges and the embedded judge alike. */
+export interface PairwiseJudge {
+  /** Stable identity written into preference records, e.g. "embedded:default". */
+  readonly id: string;
+  compare(input: PairwiseInput, options?: CompareOptions): Promise<PairwiseResult>;
 }

@@ -39,6 +39,8 @@ export interface CompletionResult {
   usage: { promptTokens: number; completionTokens: number };
   /** True when the answer came from the call cache. */
   cached?: boolean;
+  /** What the call cost by the backend's price table (0 when free or unpriced). */
+  costUsd?: number;
 }
 
 export interface TextBackend {
