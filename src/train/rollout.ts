@@ -1,0 +1,177 @@
+/**
+ * Rollouts shared by PPO and the sequence-level policy gradients: pick the step's prompts,
+ * sample responses from the policy, score them with a RewardSource, and pack prompt + response
+ * into padded tensors whose per-token quantities all live on the [batch, L - 1] grid of
+ * "predict token j + 1 from the prefix up to j".
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import type { CausalLM } from '../model/types.ts';
+import type { RewardSource } from '../rewards/types.ts';
+import { makeRng } from '../util/rng.ts';
+
+export interface PromptRecord {
+  prompt: string;
+  /** Ground truth passed to verifier rewards. */
+  reference?: string;
+}
+
+export interface SamplingSettings {
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** Longest prompt kept, in tokens (the start is cut). */
+  maxPromptTokens: number;
+}
+
+export interface Rollout {
+  prompts: PromptRecord[];
+  promptTokens: number[][];
+  /** Sampled tokens, ending with EOS when the response ended. */
+  responseTokens: number[][];
+  responses: string[];
+  /** The response stopped on its own (EOS or a stop string) instead of hitting the length cap. */
+  ended: boolean[];
+  /** log p of each sampled token under the sampling distribution (after temperature etc). */
+  sampleLogprobs: number[][];
+}
+
+/** The prompts of training step `step` (1-based): consecutive slices of a per-epoch shuffle. */
+export function promptsForStep(
+  prompts: readonly PromptRecord[],
+  options: { step: number; count: number; seed: number },
+): PromptRecord[] {
+  const { step, count, seed } = options;
+  const picked: PromptRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const flat = (step - 1) * count + i;
+    const epoch = Math.floor(flat / prompts.length);
+    const order = epochOrder(prompts.length, seed, epoch);
+    picked.push(prompts[order[flat % prompts.length]]);
+  }
+  return picked;
+}
+
+const orderCache = new Map<string, number[]>();
+
+function epochOrder(size: number, seed: number, epoch: number): number[] {
+  const key = `${size}/${seed}/${epoch}`;
+  let order = orderCache.get(key);
+  if (!order) {
+    order = makeRng(seed).fork(`prompts-${epoch}`).shuffle([...Array(size).keys()]);
+    if (orderCache.size > 64) orderCache.clear();
+    orderCache.set(key, order);
+  }
+  return order;
+}
+
+/** Samples one response per prompt (repeat prompts in the list for several samples). */
+export async function sampleRollout(
+  policy: CausalLM,
+  prompts: PromptRecord[],
+  settings: SamplingSettings,
+  seed: number,
+): Promise<Rollout> {
+  const tokenizer = policy.tokenizer;
+  const promptTokens = prompts.map((p) => {
+    const ids = tokenizer.encode(p.prompt, { bos: true });
+    return ids.length > settings.maxPromptTokens ? ids.slice(ids.length - settings.maxPromptTokens) : ids;
+  });
+  const results = await policy.generate(promptTokens, {
+    maxNewTokens: settings.maxNewTokens,
+    temperature: settings.temperature,
+    topK: settings.topK,
+    topP: settings.topP,
+    seed,
+  });
+  const responseTokens = results.map((r) => {
+    // The EOS is an action the policy took; keep it so training can reinforce stopping.
+    const ids = r.tokens.slice();
+    if (r.finishReason === 'eos' && ids[ids.length - 1] !== tokenizer.eosId) ids.push(tokenizer.eosId);
+    return ids;
+  });
+  return {
+    prompts,
+    promptTokens,
+    responseTokens,
+    responses: results.map((r) => r.text),
+    ended: results.map((r) => r.finishReason !== 'length'),
+    sampleLogprobs: results.map((r) => r.logprobs),
+  };
+}
+
+/** Scores a rollout; failed items get NaN and are reported, never turned into a number. */
+export async function scoreRollout(
+  reward: RewardSource,
+  rollout: Rollout,
+): Promise<{ scores: number[]; failures: string[] }> {
+  const outcomes = await reward.score(
+    rollout.prompts.map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], reference: p.reference })),
+  );
+  const failures: string[] = [];
+  const scores = outcomes.map((o) => {
+    if (o.ok && Number.isFinite(o.reward)) return o.reward;
+    failures.push(o.ok ? `non-finite reward ${o.reward}` : o.reason);
+    return Number.NaN;
+  });
+  return { scores, failures };
+}
+
+export interface PackedBatch {
+  tokens: tf.Tensor2D; // int32 [batch, L] prompt + response, right-padded with 0
+  attention: tf.Tensor2D; // [batch, L] 1 on real tokens
+  responseMask: tf.Tensor2D; // [batch, L - 1] 1 where target token j + 1 is a response token
+}
+
+/**
+ * Packs rows of prompt + response. `keep[i] = false` zeroes row i's response mask, so a row
+ * whose reward failed contributes nothing.
+ */
+export function packSequences(promptTokens: number[][], responseTokens: number[][], keep?: boolean[]): PackedBatch {
+  const lengths = promptTokens.map((p, i) => p.length + responseTokens[i].length);
+  const width = Math.max(2, ...lengths);
+  const batch = promptTokens.length;
+  const tokens = new Int32Array(batch * width);
+  const attention = new Float32Array(batch * width);
+  const responseMask = new Float32Array(batch * (width - 1));
+  for (let b = 0; b < batch; b++) {
+    const row = [...promptTokens[b], ...responseTokens[b]];
+    row.forEach((id, j) => {
+      tokens[b * width + j] = id;
+      attention[b * width + j] = 1;
+    });
+    if (keep && !keep[b]) continue;
+    for (let j = promptTokens[b].length - 1; j < row.length - 1; j++) responseMask[b * (width - 1) + j] = 1;
+  }
+  return {
+    tokens: tf.tensor2d(tokens, [batch, width], 'int32'),
+    attention: tf.tensor2d(attention, [batch, width]),
+    responseMask: tf.tensor2d(responseMask, [batch, width - 1]),
+  };
+}
+
+export function disposeBatch(batch: PackedBatch): void {
+  batch.tokens.dispose();
+  batch.attention.dispose();
+  batch.responseMask.dispose();
+}
+
+/**
+ * log p(token j + 1 | prefix up to j) for every position: logits [batch, L, V] and tokens
+ * [batch, L] give [batch, L - 1]. A one-hot product instead of gather keeps the backward pass
+ * on kernels every backend has.
+ */
+export function tokenLogprobs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, width, vocab] = logits.shape;
+    const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [batch, width - 1, vocab]));
+    const targets = tf.cast(tf.slice(tokens, [0, 1], [batch, width - 1]), 'int32');
+    return tf.sum(tf.mul(logp, tf.oneHot(targets, vocab)), -1) as tf.Tensor2D;
+  });
+}
+
+/** Rows `rows` of every tensor of a packed batch (a minibatch view, newly allocated). */
+export function selectRows<T extends tf.Tensor>(tensor: T, rows: number[]): T {
+  return tf.tidy(() => tf.gather(tensor, tf.tensor1d(rows, 'int32'))) as T;
+}

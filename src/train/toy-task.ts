@@ -1,0 +1,33 @@
+/**
+ * A task whose best answer is known, for testing that training algorithms work: the reward is
+ * the fraction of response characters equal to one letter, so the optimum is a response made
+ * only of that letter. Pairs with ToyCausalLM's letter tokenizer.
+ */
+import type { RewardItem, RewardOutcome, RewardSource } from '../rewards/types.ts';
+import type { PromptRecord } from './rollout.ts';
+
+export class LetterFractionReward implements RewardSource {
+  readonly id: string;
+
+  constructor(readonly letter = 'a') {
+    this.id = `letter-fraction:${letter}`;
+  }
+
+  async score(items: RewardItem[]): Promise<RewardOutcome[]> {
+    return items.map((item) => ({ ok: true, reward: letterFraction(item.response, this.letter) }));
+  }
+}
+
+/** Share of `text`'s characters equal to `letter`; 0 for an empty text. */
+export function letterFraction(text: string, letter: string): number {
+  if (text.length === 0) return 0;
+  let hits = 0;
+  for (const char of text) if (char === letter) hits++;
+  return hits / text.length;
+}
+
+/** Short prompts over the letters b..h. */
+export function toyPrompts(count = 8): PromptRecord[] {
+  const letters = 'bcdefgh';
+  return Array.from({ length: count }, (_, i) => ({ prompt: letters[i % 7] + letters[(i * 3 + 1) % 7] }));
+}

@@ -1,0 +1,181 @@
+/**
+ * What a trainer owns besides its algorithm: the variables it updates (policy, heads), the
+ * optimiser, a guarded update that refuses non-finite losses or gradients, an in-memory snapshot
+ * of the last good state, and checkpoints on disk (safetensors for tensors, JSON for the rest).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { readSafetensors, serializeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import { RlaifError } from '../util/errors.ts';
+import { AdamW, type AdamWOptions, clipByGlobalNorm } from './adamw.ts';
+
+/** A checkpoint that does not fit the objects it is loaded into. */
+export class CheckpointError extends RlaifError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+export interface UpdateResult {
+  /** The update was applied; false when the loss or a gradient was NaN or infinite. */
+  applied: boolean;
+  loss: number;
+  gradNorm: number;
+  /** Extra scalars the loss function returned (metrics), read after the update. */
+  aux: Record<string, number>;
+}
+
+interface Snapshot {
+  values: Float32Array[];
+  optimizer: ReturnType<AdamW['exportState']>;
+}
+
+export class TrainingState {
+  readonly optimizer: AdamW;
+  private snapshotData?: Snapshot;
+
+  /** groups: named lists of variables (e.g. policy, value); checkpoints name tensors by them. */
+  constructor(
+    readonly groups: Record<string, tf.Variable[]>,
+    optimizer: AdamWOptions,
+    private readonly maxGradNorm: number,
+  ) {
+    this.optimizer = new AdamW(optimizer);
+  }
+
+  get variables(): tf.Variable[] {
+    return Object.values(this.groups).flat();
+  }
+
+  /**
+   * Computes `lossFn`'s gradients and applies them unless the loss or any gradient is NaN or
+   * infinite. lossFn returns the scalar to minimise plus scalars to report.
+   */
+  update(lossFn: () => { loss: tf.Scalar; aux?: Record<string, tf.Scalar> }): UpdateResult {
+    const variables = this.variables;
+    let aux: Record<string, tf.Scalar> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const out = lossFn();
+      aux = out.aux ?? {};
+      // variableGrads disposes intermediates; keep the reported scalars alive.
+      for (const t of Object.values(aux)) tf.keep(t);
+      return out.loss;
+    }, variables);
+    const loss = value.dataSync()[0];
+    const gradList = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    const clipped = clipByGlobalNorm(gradList, this.maxGradNorm);
+    const applied = Number.isFinite(loss) && Number.isFinite(clipped.norm);
+    if (applied) this.optimizer.apply(variables, clipped.grads);
+
+    const auxValues: Record<string, number> = {};
+    for (const [name, t] of Object.entries(aux)) {
+      auxValues[name] = t.dataSync()[0];
+      t.dispose();
+    }
+    value.dispose();
+    for (const g of new Set([...gradList, ...clipped.grads])) g.dispose();
+    return { applied, loss, gradNorm: clipped.norm, aux: auxValues };
+  }
+
+  /** Remembers the current weights and optimiser state as the last good state. */
+  snapshot(): void {
+    this.snapshotData = {
+      values: this.variables.map((v) => new Float32Array(v.dataSync())),
+      optimizer: this.optimizer.exportState(),
+    };
+  }
+
+  /** Goes back to the last snapshot (after a non-finite update). */
+  restore(): void {
+    const snap = this.snapshotData;
+    if (!snap) throw new CheckpointError('no good state to restore: snapshot() was never called');
+    this.variables.forEach((v, i) => v.assign(tf.tensor(snap.values[i], v.shape)));
+    this.optimizer.importState(snap.optimizer);
+  }
+
+  /** Every variable and optimiser moment holds only finite numbers. */
+  allFinite(): boolean {
+    return tf.tidy(() => {
+      const sums = this.variables.map((v) => tf.sum(tf.abs(v)));
+      return Number.isFinite(tf.addN(sums).dataSync()[0]);
+    });
+  }
+
+  /**
+   * Writes `dir/step-<step>/` atomically (a temporary folder renamed at the end):
+   * state.safetensors with every group's variables and the optimiser moments, and
+   * trainer-state.json with `extra` (controller states, counters) and the step.
+   */
+  save(dir: string, step: number, extra: Record<string, unknown>): string {
+    const target = join(dir, `step-${step}`);
+    const temporary = `${target}.partial`;
+    rmSync(temporary, { recursive: true, force: true });
+    mkdirSync(temporary, { recursive: true });
+
+    const tensors: [string, { shape: number[]; data: Float32Array }][] = [];
+    for (const [group, variables] of Object.entries(this.groups)) {
+      variables.forEach((v, i) => tensors.push([`${group}.${i}`, { shape: v.shape, data: new Float32Array(v.dataSync()) }]));
+    }
+    const optimizer = this.optimizer.exportState();
+    optimizer.moments.forEach((m, i) => {
+      tensors.push([`optimizer.m.${i}`, { shape: m.shape, data: m.m }]);
+      tensors.push([`optimizer.v.${i}`, { shape: m.shape, data: m.v }]);
+    });
+    writeFileSync(join(temporary, 'state.safetensors'), serializeSafetensors(tensors, { format: 'rlaif-trainer' }));
+    const state = { step, optimizerStep: optimizer.step, ...extra };
+    writeFileSync(join(temporary, 'trainer-state.json'), JSON.stringify(state, null, 2) + '\n');
+
+    rmSync(target, { recursive: true, force: true });
+    renameSync(temporary, target);
+    return target;
+  }
+
+  /** Loads a folder written by save() into these variables; returns trainer-state.json. */
+  async load(checkpoint: string): Promise<Record<string, unknown> & { step: number }> {
+    const file = join(checkpoint, 'state.safetensors');
+    const stored = await readSafetensors(file);
+    for (const [group, variables] of Object.entries(this.groups)) {
+      variables.forEach((v, i) => {
+        const name = `${group}.${i}`;
+        const tensor = stored.tensors.get(name);
+        if (!tensor) throw new CheckpointError(`${file}: tensor "${name}" is missing; was it written by another model?`);
+        if (tensor.shape.join(',') !== v.shape.join(',')) {
+          throw new CheckpointError(`${file}: tensor "${name}" has shape [${tensor.shape}], the model needs [${v.shape}]`);
+        }
+        v.assign(tf.tensor(tensorToFloat32(tensor, file, name), v.shape));
+      });
+    }
+    const state = JSON.parse(readFileSync(join(checkpoint, 'trainer-state.json'), 'utf8'));
+    const moments: { shape: number[]; m: Float32Array; v: Float32Array }[] = [];
+    for (let i = 0; stored.tensors.has(`optimizer.m.${i}`); i++) {
+      const m = stored.tensors.get(`optimizer.m.${i}`)!;
+      const v = stored.tensors.get(`optimizer.v.${i}`)!;
+      moments.push({
+        shape: m.shape,
+        m: tensorToFloat32(m, file, `optimizer.m.${i}`),
+        v: tensorToFloat32(v, file, `optimizer.v.${i}`),
+      });
+    }
+    this.optimizer.importState({ step: Number(state.optimizerStep ?? 0), moments });
+    return state;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+/** The newest complete checkpoint folder (step-<n> with trainer-state.json) in `dir`. */
+export function latestCheckpoint(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const steps = readdirSync(dir)
+    .map((name) => /^step-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'trainer-state.json')))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
+  return steps.length > 0 ? join(dir, `step-${steps[0]}`) : undefined;
+}
