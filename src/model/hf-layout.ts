@@ -122,12 +122,20 @@ export function toHfTensors(config: LlamaConfig, weights: LlamaWeights): NamedTe
 /** A lookup that returns a tensor's values and shape, or undefined when it is absent. */
 export type TensorLookup = (name: string) => { shape: number[]; data: Float32Array } | undefined;
 
-/** Gathers LlamaWeights from HF-named tensors, checking every shape against the config. */
-export function fromHfTensors(config: LlamaConfig, lookup: TensorLookup, file: string): LlamaWeights {
-  const take = (name: string, shape: number[], optional = false): Float32Array | undefined => {
+/**
+ * Gathers LlamaWeights from HF-named tensors, checking every shape against the config.
+ * `rename` maps an HF name to the name the file uses (GGUF files name tensors their own way).
+ */
+export function fromHfTensors(
+  config: LlamaConfig,
+  lookup: TensorLookup,
+  file: string,
+  rename: (hfName: string) => string = (hfName) => hfName,
+): LlamaWeights {
+  const take = (hfName: string, shape: number[]): Float32Array => {
+    const name = rename(hfName);
     const tensor = lookup(name);
     if (!tensor) {
-      if (optional) return undefined;
       throw new ModelFormatError(file, `tensor "${name}" is missing`);
     }
     if (tensor.shape.join(',') !== shape.join(',')) {
@@ -142,7 +150,7 @@ export function fromHfTensors(config: LlamaConfig, lookup: TensorLookup, file: s
   const layers: LlamaLayerWeights[] = [];
   for (let index = 0; index < config.nLayers; index++) {
     const names = hfLayerNames(index);
-    const get = (key: keyof LlamaLayerWeights) => take(names[key], shapes[key])!;
+    const get = (key: keyof LlamaLayerWeights) => take(names[key], shapes[key]);
     const layer: LlamaLayerWeights = {
       attnNorm: get('attnNorm'), wq: get('wq'), wk: get('wk'), wv: get('wv'), wo: get('wo'),
       ffnNorm: get('ffnNorm'), w1: get('w1'), w2: get('w2'), w3: get('w3'),
@@ -153,9 +161,9 @@ export function fromHfTensors(config: LlamaConfig, lookup: TensorLookup, file: s
   const embedding = [config.vocabSize, config.dim];
   const output = config.tiedEmbeddings ? undefined : take('lm_head.weight', embedding);
   return {
-    tokenEmbedding: take('model.embed_tokens.weight', embedding)!,
+    tokenEmbedding: take('model.embed_tokens.weight', embedding),
     layers,
-    finalNorm: take('model.norm.weight', [config.dim])!,
+    finalNorm: take('model.norm.weight', [config.dim]),
     ...(output ? { output } : {}),
   };
 }
@@ -244,4 +252,33 @@ export function hfConfigFromLlama(
     ...(tokens.bosId !== undefined ? { bos_token_id: tokens.bosId } : {}),
     ...(tokens.eosId !== undefined ? { eos_token_id: tokens.eosId } : {}),
   };
+}
+
+const GGUF_LAYER_NAMES: Record<string, string> = {
+  'input_layernorm.weight': 'attn_norm.weight',
+  'self_attn.q_proj.weight': 'attn_q.weight',
+  'self_attn.k_proj.weight': 'attn_k.weight',
+  'self_attn.v_proj.weight': 'attn_v.weight',
+  'self_attn.o_proj.weight': 'attn_output.weight',
+  'self_attn.q_proj.bias': 'attn_q.bias',
+  'self_attn.k_proj.bias': 'attn_k.bias',
+  'self_attn.v_proj.bias': 'attn_v.bias',
+  'post_attention_layernorm.weight': 'ffn_norm.weight',
+  'mlp.gate_proj.weight': 'ffn_gate.weight',
+  'mlp.down_proj.weight': 'ffn_down.weight',
+  'mlp.up_proj.weight': 'ffn_up.weight',
+};
+
+const GGUF_GLOBAL_NAMES: Record<string, string> = {
+  'model.embed_tokens.weight': 'token_embd.weight',
+  'model.norm.weight': 'output_norm.weight',
+  'lm_head.weight': 'output.weight',
+};
+
+/** The GGUF (llama.cpp) name of an HF model tensor: `blk.N.attn_q.weight` and so on. */
+export function ggufTensorName(hfName: string): string {
+  const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(hfName);
+  const name = layer ? GGUF_LAYER_NAMES[layer[2]] : GGUF_GLOBAL_NAMES[hfName];
+  if (!name) throw new Error(`no GGUF name for tensor "${hfName}"`);
+  return layer ? `blk.${layer[1]}.${name}` : name;
 }

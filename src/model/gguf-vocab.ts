@@ -1,0 +1,232 @@
+/**
+ * The tokenizer stored in a GGUF file (`tokenizer.ggml.*`) as plain data, and its conversion to
+ * a Hugging Face `tokenizer.json` so @huggingface/tokenizers can run it:
+ * - "llama": a SentencePiece BPE vocabulary (pieces, scores, types). SentencePiece merges the
+ *   adjacent pair whose joined piece scores highest; a BPE whose merge list is ordered by that
+ *   score does the same, with bytes for characters outside the vocabulary (<0xHH> pieces).
+ * - "gpt2": a byte-level BPE with explicit merges and a pre-tokenizer chosen by
+ *   `tokenizer.ggml.pre`.
+ */
+import { ModelFormatError } from '../util/errors.ts';
+import type { GgufFile } from './gguf-reader.ts';
+import { HfTokenizer } from './hf-tokenizer.ts';
+import { SpmTokenizer } from './tokenizer-spm.ts';
+import type { Tokenizer } from './types.ts';
+
+/** Token types as llama.cpp records them. */
+export const TokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
+
+export interface GgufVocab {
+  model: 'llama' | 'gpt2';
+  /** Token strings: SentencePiece pieces (with ▁ for spaces) or byte-level BPE tokens. */
+  tokens: string[];
+  /** SentencePiece scores (llama); higher merges first. */
+  scores?: number[];
+  /** TokenType per token; NORMAL when absent. */
+  tokenTypes?: number[];
+  /** BPE merges "left right", first applied first (gpt2). */
+  merges?: string[];
+  bosId: number;
+  eosId: number;
+  unkId?: number;
+  padId?: number;
+  addBos?: boolean;
+  /** SentencePiece's dummy-prefix space before the text (llama); default true. */
+  addSpacePrefix?: boolean;
+  /** llama.cpp's pre-tokenizer name for gpt2 vocabularies ("qwen2", "llama-bpe", "smollm", ...). */
+  pre?: string;
+}
+
+function stringArray(file: GgufFile, key: string): string[] | undefined {
+  const value = file.metadata.get(key);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new ModelFormatError(file.path, `metadata "${key}" is not an array of strings`);
+  }
+  return value as string[];
+}
+
+function numberArray(file: GgufFile, key: string, length: number): number[] | undefined {
+  const value = file.metadata.get(key);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length !== length || !value.every((v) => typeof v === 'number')) {
+    throw new ModelFormatError(file.path, `metadata "${key}" is not an array of ${length} numbers`);
+  }
+  return value as number[];
+}
+
+function optionalId(file: GgufFile, key: string): number | undefined {
+  const value = file.metadata.get(key);
+  return typeof value === 'number' ? value : undefined;
+}
+
+/** The vocabulary stored in a GGUF file. */
+export function ggufVocab(file: GgufFile): GgufVocab {
+  const model = file.metadata.get('tokenizer.ggml.model');
+  if (model !== 'llama' && model !== 'gpt2') {
+    throw new ModelFormatError(
+      file.path,
+      model === undefined
+        ? 'metadata "tokenizer.ggml.model" is missing: the file carries no tokenizer'
+        : `tokenizer model "${String(model)}" is not supported (llama, gpt2 are)`,
+    );
+  }
+  const tokens = stringArray(file, 'tokenizer.ggml.tokens');
+  if (!tokens) throw new ModelFormatError(file.path, 'metadata "tokenizer.ggml.tokens" is missing');
+  const bosId = optionalId(file, 'tokenizer.ggml.bos_token_id');
+  const eosId = optionalId(file, 'tokenizer.ggml.eos_token_id');
+  const addBos = file.metadata.get('tokenizer.ggml.add_bos_token');
+  const pre = file.metadata.get('tokenizer.ggml.pre');
+  const addSpacePrefix = file.metadata.get('tokenizer.ggml.add_space_prefix');
+  return {
+    model,
+    tokens,
+    scores: numberArray(file, 'tokenizer.ggml.scores', tokens.length),
+    tokenTypes: numberArray(file, 'tokenizer.ggml.token_type', tokens.length),
+    merges: stringArray(file, 'tokenizer.ggml.merges'),
+    bosId: bosId ?? (model === 'llama' ? 1 : 0),
+    eosId: eosId ?? (model === 'llama' ? 2 : 0),
+    unkId: optionalId(file, 'tokenizer.ggml.unknown_token_id'),
+    padId: optionalId(file, 'tokenizer.ggml.padding_token_id'),
+    ...(typeof addBos === 'boolean' ? { addBos } : {}),
+    ...(typeof pre === 'string' ? { pre } : {}),
+    ...(typeof addSpacePrefix === 'boolean' ? { addSpacePrefix } : {}),
+  };
+}
+
+/** Merges that make a BPE reproduce SentencePiece's highest-score-first merging. */
+export function sentencePieceMerges(tokens: string[], scores: number[], types?: number[]): [string, string][] {
+  const isNormal = (id: number) => (types?.[id] ?? TokenType.NORMAL) === TokenType.NORMAL;
+  const ids = new Map<string, number>();
+  tokens.forEach((token, id) => {
+    if (isNormal(id) && !ids.has(token)) ids.set(token, id);
+  });
+  const merges: { left: string; right: string; score: number; leftId: number; rightId: number }[] = [];
+  tokens.forEach((token, id) => {
+    if (!isNormal(id)) return;
+    const chars = Array.from(token);
+    for (let k = 1; k < chars.length; k++) {
+      const left = chars.slice(0, k).join('');
+      const right = chars.slice(k).join('');
+      const leftId = ids.get(left);
+      const rightId = ids.get(right);
+      if (leftId !== undefined && rightId !== undefined) {
+        merges.push({ left, right, score: scores[id], leftId, rightId });
+      }
+    }
+  });
+  // Highest score first; among equal scores, the lower ids first (a stable, documented order).
+  merges.sort((a, b) => b.score - a.score || a.leftId - b.leftId || a.rightId - b.rightId);
+  return merges.map((m) => [m.left, m.right]);
+}
+
+/** Split patterns of the byte-level pre-tokenizers llama.cpp names in `tokenizer.ggml.pre`. */
+const PRE_TOKENIZER_PATTERNS: Record<string, string> = {
+  'llama-bpe': "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+};
+
+function byteLevelPreTokenizer(pre: string | undefined): Record<string, unknown> {
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const pattern = pre ? PRE_TOKENIZER_PATTERNS[pre] ?? PRE_TOKENIZER_PATTERNS[pre.replace(/^llama3$/, 'llama-bpe')] : undefined;
+  if (pattern) {
+    return {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false },
+        { ...byteLevel, use_regex: false },
+      ],
+    };
+  }
+  if (pre === 'smollm' || pre === 'starcoder') {
+    return { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel] };
+  }
+  // "gpt2", "default" and names not listed here: GPT-2's own split pattern.
+  return byteLevel;
+}
+
+/** The vocabulary as an HF tokenizer.json object. */
+export function tokenizerJsonFromVocab(vocab: GgufVocab): Record<string, unknown> {
+  const types = vocab.tokenTypes ?? [];
+  const vocabObject: Record<string, number> = {};
+  vocab.tokens.forEach((token, id) => {
+    if (!(token in vocabObject)) vocabObject[token] = id;
+  });
+  const added = vocab.tokens.flatMap((content, id) => {
+    const type = types[id] ?? TokenType.NORMAL;
+    const special = type === TokenType.CONTROL || type === TokenType.UNKNOWN;
+    if (!special && type !== TokenType.USER_DEFINED) return [];
+    return [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special }];
+  });
+
+  if (vocab.model === 'llama') {
+    if (!vocab.scores) throw new Error('a llama vocabulary needs scores');
+    const unk = vocab.unkId !== undefined ? vocab.tokens[vocab.unkId] : null;
+    return {
+      version: '1.0',
+      added_tokens: added,
+      normalizer: {
+        type: 'Sequence',
+        normalizers: [
+          { type: 'Prepend', prepend: '\u2581' },
+          { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
+        ],
+      },
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: {
+        type: 'Sequence',
+        decoders: [
+          { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
+          { type: 'ByteFallback' },
+          { type: 'Fuse' },
+          { type: 'Strip', content: ' ', start: 1, stop: 0 },
+        ],
+      },
+      model: {
+        type: 'BPE', dropout: null, unk_token: unk, continuing_subword_prefix: null,
+        end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false,
+        vocab: vocabObject,
+        merges: sentencePieceMerges(vocab.tokens, vocab.scores, vocab.tokenTypes),
+      },
+    };
+  }
+
+  if (!vocab.merges) throw new Error('a gpt2 vocabulary needs merges');
+  return {
+    version: '1.0',
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: byteLevelPreTokenizer(vocab.pre),
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+      fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      vocab: vocabObject,
+      merges: vocab.merges.map((merge) => merge.split(' ', 2)),
+    },
+  };
+}
+
+/**
+ * A Tokenizer for a GGUF vocabulary; `source` names the file in errors. SentencePiece
+ * vocabularies run on SpmTokenizer (llama.cpp's merge rule, and a decode that drops only the
+ * dummy-prefix space after BOS); byte-level BPE runs on @huggingface/tokenizers.
+ */
+export function tokenizerFromVocab(vocab: GgufVocab, source: string): Tokenizer {
+  if (vocab.model === 'llama') {
+    if (!vocab.scores) throw new ModelFormatError(source, 'metadata "tokenizer.ggml.scores" is missing');
+    return new SpmTokenizer({
+      pieces: vocab.tokens,
+      scores: vocab.scores,
+      ...(vocab.tokenTypes ? { tokenTypes: vocab.tokenTypes } : {}),
+      bosId: vocab.bosId,
+      eosId: vocab.eosId,
+      unkId: vocab.unkId ?? 0,
+      addDummyPrefix: vocab.addSpacePrefix ?? true,
+    });
+  }
+  if (!vocab.merges) throw new ModelFormatError(source, 'metadata "tokenizer.ggml.merges" is missing');
+  return new HfTokenizer(tokenizerJsonFromVocab(vocab), { bosId: vocab.bosId, eosId: vocab.eosId, source });
+}
