@@ -1,0 +1,163 @@
+/**
+ * `rlaif run` as a library call: prepares the run directory (or reopens it), builds the
+ * stages the config asks for and runs them in order, each skipping work already stored.
+ *
+ *   sample -> judge (both orders) -> preferences -> reward model -> RL -> evaluate -> report
+ *
+ * The same call on the same run directory resumes a stopped run; a run directory holding a
+ * different config is refused unless `fresh` is set.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { stringify } from 'yaml';
+
+import type { CausalLM } from '../model/types.ts';
+import type { RewardSource } from '../rewards/types.ts';
+import { RunStore, openRunDatabase } from '../store/run-store.ts';
+import { InputError, RlaifError } from '../util/errors.ts';
+import { silentLogger, type Logger } from '../util/log.ts';
+import { MetricsWriter } from '../util/metrics.ts';
+import type { LoadedConfig, RunConfig } from './config.ts';
+import { JudgeScoreReward } from './judge-score-reward.ts';
+import { buildEvaluator, buildTrainingJudge, readConstitution, type TrainingJudge } from './judges.ts';
+import { loadPolicy, loadSavedPolicy, locateModel, type ModelLocation } from './models.ts';
+import { readPrompts } from './prompts.ts';
+import { runFiles, type RunContext } from './run-context.ts';
+import { runStages, type Stage } from './runner.ts';
+import { evalStage } from './stage-eval.ts';
+import { judgeStage } from './stage-judge.ts';
+import { reportStage } from './stage-report.ts';
+import { rewardModelStage, rewardModelSource } from './stage-reward-model.ts';
+import { finalPolicyDir, rlStage } from './stage-rl.ts';
+import { sampleStage } from './stage-sample.ts';
+
+export interface RunPipelineOptions {
+  loaded: LoadedConfig;
+  models?: ModelLocation;
+  /** Start over: delete the run directory first. */
+  fresh?: boolean;
+  logger?: Logger;
+  signal?: AbortSignal;
+  clock?: () => number;
+  quiet?: boolean;
+}
+
+export interface RunOutcome {
+  context: RunContext;
+  runDir: string;
+}
+
+export async function runPipeline(options: RunPipelineOptions): Promise<RunOutcome> {
+  const { loaded } = options;
+  const config = loaded.config;
+  const logger = options.logger ?? silentLogger;
+  const files = runFiles(resolve(config.runDir));
+
+  // Everything that can fail on bad input fails here, before any work.
+  const trainPrompts = readPrompts(loaded.paths.trainPrompts, config.prompts.maxTrain);
+  const heldOutPrompts = readPrompts(loaded.paths.heldOutPrompts, config.prompts.maxHeldOut);
+  readConstitution(loaded);
+  const where = { ...options.models, logger, quiet: options.quiet };
+  const policyFiles = await locateModel(config.policy.model, where);
+  const referenceFiles = config.reference ? await locateModel(config.reference, { logger }) : policyFiles;
+
+  prepareRunDir(files.dir, files.config, config, options.fresh ?? false);
+  const db = openRunDatabase(files.store);
+  const context: RunContext = {
+    loaded,
+    config,
+    files,
+    db,
+    store: new RunStore(db),
+    metrics: new MetricsWriter(files.metrics, options.clock),
+    logger,
+    signal: options.signal ?? new AbortController().signal,
+    clock: options.clock ?? Date.now,
+    quiet: options.quiet ?? false,
+  };
+
+  // Models, loaded once and only when a stage needs them.
+  const once = <T>(make: () => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => (value ??= make());
+  };
+  const startPolicy = once(() => loadPolicy(policyFiles));
+  // The starting policy is never trained, so it doubles as the frozen reference by default.
+  const reference = config.reference ? once(() => loadPolicy(referenceFiles)) : startPolicy;
+  let trained: CausalLM | undefined;
+  const trainPolicy = once(async () => (trained = await loadPolicy(policyFiles)));
+  const finalPolicy = once(async () =>
+    trained ?? loadSavedPolicy(finalPolicyDir(context), (await startPolicy()).tokenizer));
+  const trainingJudge = once(() => buildTrainingJudge(loaded, reference, { db, logger }));
+
+  const stages: Stage[] = [];
+  const algorithm = config.rl.algorithm;
+  const usesPreferences = algorithm !== 'direct';
+  if (usesPreferences) {
+    stages.push(sampleStage({ prompts: trainPrompts, policy: startPolicy }));
+    stages.push(judgeStage({
+      judge: async () => (await trainingJudge()).judge,
+      judgeAsksBoth: (loaded.config.judge.backend !== 'embedded'),
+    }));
+  }
+  const usesRewardModel = ['ppo', 'rloo', 'grpo', 'reinforce'].includes(algorithm) && config.rewardModel.enabled;
+  if (usesRewardModel) stages.push(rewardModelStage({ base: startPolicy }));
+  if (algorithm === 'dpo') {
+    throw new RlaifError('rl.algorithm "dpo" is not wired into rlaif run in this build; use rlaif train');
+  }
+  stages.push(rlStage({
+    prompts: trainPrompts,
+    policy: trainPolicy,
+    reference,
+    reward: async (): Promise<RewardSource> => {
+      if (usesRewardModel) return rewardModelSource(context, await startPolicy());
+      return directReward(await trainingJudge());
+    },
+  }));
+  stages.push(evalStage({
+    prompts: heldOutPrompts,
+    startPolicy,
+    finalPolicy,
+    reference,
+    evaluator: async () => buildEvaluator(),
+    trainingJudge: async () => {
+      const built = await trainingJudge();
+      return { judge: built.judge, asksBoth: built.asksBoth };
+    },
+  }));
+  stages.push(reportStage());
+
+  try {
+    await runStages(context, stages);
+  } finally {
+    db.close();
+  }
+  return { context, runDir: files.dir };
+}
+
+function directReward(judge: TrainingJudge): RewardSource {
+  if (!judge.embedded) {
+    throw new RlaifError('direct RLAIF with an LLM judge is not wired into rlaif run in this build; ' +
+      'use the embedded judge or algorithm ppo');
+  }
+  return new JudgeScoreReward(judge.embedded, judge.constitution);
+}
+
+/** Creates the run directory, or checks that the one there was started with this config. */
+function prepareRunDir(dir: string, configFile: string, config: RunConfig, fresh: boolean): void {
+  if (fresh && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  const text = `# The resolved config this run was started with (defaults filled in).\n${stringify(config)}`;
+  if (existsSync(configFile)) {
+    if (readFileSync(configFile, 'utf8') !== text) {
+      throw new InputError(
+        `the run directory ${dir} holds a run started with a different config; ` +
+          'pass --fresh to start over, or --run-dir to use another directory',
+        { file: configFile },
+      );
+    }
+    return;
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(configFile, text);
+}

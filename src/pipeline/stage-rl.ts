@@ -1,0 +1,109 @@
+/**
+ * Stage: the RL update of the policy against a reward source (the reward model, or the judge
+ * itself for direct RLAIF), with a KL penalty to the frozen reference. Checkpoints go to
+ * checkpoints/<algorithm>/step-<n>; a restarted run resumes from the newest one and continues
+ * the same seeded curve. Ctrl-C stops between steps after saving a checkpoint. When done, the
+ * final policy is saved to checkpoints/final for evaluation.
+ */
+import { join } from 'node:path';
+
+import type { CausalLM } from '../model/types.ts';
+import { saveCheckpoint } from '../model/checkpoint.ts';
+import type { RewardSource } from '../rewards/types.ts';
+import { PpoTrainer } from '../train/ppo.ts';
+import type { PpoConfigInput } from '../train/ppo-config.ts';
+import { startProgress } from '../util/progress.ts';
+import type { RunConfig } from './config.ts';
+import type { PromptLine } from './prompts.ts';
+import { RunInterrupted, type RunContext } from './run-context.ts';
+import type { Stage } from './runner.ts';
+
+export interface RlStageOptions {
+  prompts: PromptLine[];
+  /** The policy to train, freshly loaded from the starting weights. */
+  policy: () => Promise<CausalLM>;
+  reference: () => Promise<CausalLM>;
+  reward: () => Promise<RewardSource>;
+}
+
+export function finalPolicyDir(context: RunContext): string {
+  return join(context.files.checkpoints, 'final');
+}
+
+/** The trainer's PPO settings from the run config. */
+export function ppoSettings(config: RunConfig): PpoConfigInput {
+  const rl = config.rl;
+  return {
+    seed: config.seed,
+    steps: rl.steps,
+    batchSize: rl.promptsPerStep,
+    miniBatchSize: Math.max(1, Math.floor(rl.promptsPerStep / rl.minibatches)),
+    epochs: rl.epochs,
+    sampling: {
+      maxNewTokens: rl.maxNewTokens ?? config.sampling.maxNewTokens,
+      temperature: config.sampling.temperature,
+      topK: config.sampling.topK,
+      topP: config.sampling.topP,
+    },
+    optimizer: { learningRate: rl.lr },
+    kl: {
+      coef: rl.klCoef,
+      adaptive: rl.klTarget !== undefined,
+      target: rl.klTarget ?? 6,
+      horizon: rl.klHorizon,
+    },
+    gamma: rl.gamma,
+    lambda: rl.lam,
+    clipRange: rl.clipRange,
+    clipRangeValue: rl.valueClip,
+    checkpointEvery: rl.checkpointEvery,
+  };
+}
+
+export function rlStage(options: RlStageOptions): Stage {
+  return {
+    name: 'rl',
+    async run(context: RunContext) {
+      const { config } = context;
+      const policy = await options.policy();
+      const trainer = await PpoTrainer.create({
+        policy,
+        reference: await options.reference(),
+        prompts: options.prompts.map((p) => ({ prompt: p.prompt, reference: p.reference })),
+        reward: await options.reward(),
+        config: ppoSettings(config),
+        metrics: context.metrics,
+        checkpointDir: join(context.files.checkpoints, config.rl.algorithm),
+        logger: context.logger,
+        clock: context.clock,
+      });
+      const resumed = await trainer.resume();
+      if (resumed) context.logger.info({ step: trainer.stepsDone }, 'training resumed from checkpoint');
+
+      const progress = startProgress({ label: config.rl.algorithm, total: config.rl.steps, silent: context.quiet });
+      progress.tick(trainer.stepsDone);
+      while (trainer.stepsDone < config.rl.steps && !trainer.halted) {
+        if (context.signal.aborted) {
+          trainer.saveCheckpoint();
+          progress.stop();
+          throw new RunInterrupted(`${config.rl.algorithm} (checkpoint saved at step ${trainer.stepsDone})`);
+        }
+        const result = await trainer.trainStep();
+        progress.tick(1, {
+          score: result.metrics['score/mean'] ?? NaN,
+          kl: result.metrics['objective/kl'] ?? NaN,
+        });
+      }
+      progress.stop();
+      if (trainer.halted) context.logger.warn({ reason: trainer.halted }, 'training stopped early');
+
+      await saveCheckpoint(finalPolicyDir(context), policy.config, policy.exportWeights(), {
+        bosId: policy.tokenizer.bosId,
+        eosId: policy.tokenizer.eosId,
+      });
+      const steps = trainer.stepsDone;
+      trainer.dispose();
+      return { steps, resumed, halted: trainer.halted };
+    },
+  };
+}
