@@ -290,7 +290,8 @@ function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor1D | tf.Variable, eps: number)
 
 /**
  * Position of each token counted over real tokens only (padding gets 0), and the additive
- * attention bias [B, 1, T, T] allowing query i to see key j when j <= i and j is real.
+ * attention bias [B, 1, T, T] allowing query i to see key j when j < i and j is real, and
+ * itself.
  */
 export function positionsAndBias(mask: Float32Array, batch: number, seqLen: number) {
   const positions = new Int32Array(batch * seqLen);
@@ -305,7 +306,9 @@ export function positionsAndBias(mask: Float32Array, batch: number, seqLen: numb
     for (let i = 0; i < seqLen; i++) {
       const rowBase = (b * seqLen + i) * seqLen;
       for (let j = 0; j < seqLen; j++) {
-        const visible = j <= i && mask[b * seqLen + j] > 0;
+        // A padding query sees only itself: its output is then a function of its own token
+        // alone, and no gradient flows through a softmax whose scores were all masked.
+        const visible = j === i || (j < i && mask[b * seqLen + j] > 0);
         bias[rowBase + j] = visible ? 0 : MASKED_SCORE;
       }
     }
