@@ -12,6 +12,7 @@ import { LlamaModel } from '../model/llama.ts';
 import { loadLlama2cCheckpoint } from '../model/llama2c.ts';
 import { loadLlama2cTokenizer } from '../model/tokenizer-spm.ts';
 import { sharedModelsDir } from '../util/paths.ts';
+import { CausalLMBackend } from './causal-lm.ts';
 import { LlamaCppBackend } from './llama-cpp.ts';
 
 const storiesDir = join(sharedModelsDir(), 'stories260K');
@@ -77,5 +78,19 @@ describe.skipIf(!existsSync(join(storiesDir, 'stories260K.bin')))('node-llama-cp
     expect(verdict.pA).toBeCloseTo((pFirstA + 1 - pFirstB) / 2, 4);
     expect(verdict.pA).toBeGreaterThan(0);
     expect(verdict.pA).toBeLessThan(1);
+  });
+
+  it('agrees with the in-process backend on greedy text and top alternatives', async () => {
+    const local = new CausalLMBackend({ model: engine, id: 'local:stories260K' });
+    const request = { prompt: 'Once upon a time', maxTokens: 8, temperature: 0, topLogprobs: 5 };
+    const [fromLlamaCpp, fromEngine] = [await backend.complete(request), await local.complete(request)];
+    expect(fromEngine.text).toBe(fromLlamaCpp.text);
+    for (let i = 0; i < 8; i++) {
+      const mine = fromEngine.logprobs![i];
+      const theirs = fromLlamaCpp.logprobs![i];
+      expect(mine.logprob).toBeCloseTo(theirs.logprob, 4);
+      expect(mine.top![0].logprob).toBeCloseTo(mine.logprob, 6);
+      mine.top!.forEach((alt, k) => expect(alt.logprob).toBeCloseTo(theirs.top![k].logprob, 4));
+    }
   });
 });
