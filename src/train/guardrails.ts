@@ -75,6 +75,25 @@ export function klRunawayCheck(meanKl: number, warnAt: number, stopAt: number): 
   return { level: 'ok' };
 }
 
+/** The KL and reward checks every online trainer runs after a step. */
+export function stepGuards(options: {
+  meanKl: number;
+  kl: { warnAt: number; stopAt: number; negativeTolerance: number };
+  sampling: SamplingConfig;
+  failures: string[];
+}): { warnings: string[]; halt?: string } {
+  const { meanKl, kl, sampling, failures } = options;
+  const warnings: string[] = [];
+  const negative = negativeKlMessage(meanKl, kl.negativeTolerance, sampling);
+  if (negative) warnings.push(negative);
+  const runaway = klRunawayCheck(meanKl, kl.warnAt, kl.stopAt);
+  if (runaway.level === 'warn') warnings.push(runaway.message);
+  if (failures.length > 0) {
+    warnings.push(`${failures.length} responses had no reward (first: ${failures[0]}); they were left out of the update`);
+  }
+  return { warnings, halt: runaway.level === 'stop' ? runaway.message : undefined };
+}
+
 export function nonFiniteMessage(step: number, what: string): string {
   return (
     `step ${step}: ${what} was NaN or infinite; the update was skipped and the weights and ` +

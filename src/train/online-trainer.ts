@@ -8,7 +8,8 @@ import { silentLogger, type Logger } from '../util/log.ts';
 import type { MetricsWriter } from '../util/metrics.ts';
 import { startProgress } from '../util/progress.ts';
 import { makeRng, type Rng } from '../util/rng.ts';
-import { TrainingHaltedError, nonFiniteMessage } from './guardrails.ts';
+import { TrainingHaltedError, nonFiniteMessage, samplingMismatchWarning } from './guardrails.ts';
+import type { SamplingConfig } from './ppo-config.ts';
 import type { PromptRecord } from './rollout.ts';
 import { latestCheckpoint, type TrainingState } from './training-state.ts';
 
@@ -47,6 +48,14 @@ export interface OnlineTrainerOptions {
   onStep?: (result: StepResult) => void;
 }
 
+export interface RunSettings {
+  seed: number;
+  steps: number;
+  checkpointEvery: number;
+  maxSkippedSteps: number;
+  sampling: SamplingConfig;
+}
+
 /** What an algorithm's step hands back to the plumbing. */
 export interface AlgorithmStepOutput {
   metrics: Record<string, number>;
@@ -65,15 +74,14 @@ export abstract class OnlineTrainer {
   protected readonly clock: () => number;
   private completed = 0;
   private consecutiveSkips = 0;
+  private announced = false;
   private haltReason?: string;
   private readonly ownsReference: boolean;
 
   protected abstract readonly stage: string;
   protected abstract readonly state: TrainingState;
-  protected abstract get seed(): number;
-  protected abstract get checkpointEvery(): number;
-  protected abstract get maxSkippedSteps(): number;
-  protected abstract get totalSteps(): number;
+  /** The run-level settings every algorithm's config carries. */
+  protected abstract get settings(): RunSettings;
 
   constructor(protected readonly options: OnlineTrainerOptions) {
     if (options.prompts.length === 0) throw new RangeError('training needs at least one prompt');
@@ -102,7 +110,7 @@ export abstract class OnlineTrainer {
     const started = this.clock();
     this.state.snapshot();
 
-    const out = await this.runStep(step, makeRng(this.seed).fork(`step-${step}`));
+    const out = await this.runStep(step, makeRng(this.settings.seed).fork(`step-${step}`));
     let skipped = out.skipped;
     let skipReason = out.skipReason;
     if (!skipped && !this.state.allFinite()) {
@@ -110,11 +118,16 @@ export abstract class OnlineTrainer {
       skipReason = 'a weight after the update';
     }
     const warnings = [...out.warnings];
+    if (!this.announced) {
+      this.announced = true;
+      const mismatch = samplingMismatchWarning(this.settings.sampling);
+      if (mismatch) warnings.unshift(mismatch);
+    }
     if (skipped) {
       this.state.restore();
       this.consecutiveSkips++;
       warnings.push(nonFiniteMessage(step, skipReason ?? 'the loss or a gradient'));
-      if (this.consecutiveSkips >= this.maxSkippedSteps) {
+      if (this.consecutiveSkips >= this.settings.maxSkippedSteps) {
         this.haltReason = `${this.consecutiveSkips} steps in a row had non-finite updates; training stopped.`;
       }
     } else {
@@ -129,7 +142,7 @@ export abstract class OnlineTrainer {
     if (this.haltReason) this.logger.error({ stage: this.stage, step }, this.haltReason);
 
     let checkpoint: string | undefined;
-    const due = this.checkpointEvery > 0 && step % this.checkpointEvery === 0;
+    const due = this.settings.checkpointEvery > 0 && step % this.settings.checkpointEvery === 0;
     if (this.options.checkpointDir && (due || (this.haltReason && !skipped))) checkpoint = this.saveCheckpoint();
 
     const result: StepResult = { step, metrics, skipped, halted: this.haltReason, warnings, checkpoint, samples: out.samples };
@@ -139,7 +152,7 @@ export abstract class OnlineTrainer {
 
   /** Runs steps until `steps` are done in total (the config's count by default) or a halt. */
   async train(options: { steps?: number; silent?: boolean } = {}): Promise<StepResult[]> {
-    const total = options.steps ?? this.totalSteps;
+    const total = options.steps ?? this.settings.steps;
     const progress = startProgress({ label: this.stage, total, silent: options.silent });
     if (this.completed > 0) progress.tick(Math.min(this.completed, total));
     const results: StepResult[] = [];
@@ -158,7 +171,7 @@ export abstract class OnlineTrainer {
     if (!dir) throw new RangeError('saveCheckpoint needs checkpointDir in the trainer options');
     return this.state.save(dir, this.completed, {
       stage: this.stage,
-      seed: this.seed,
+      seed: this.settings.seed,
       consecutiveSkips: this.consecutiveSkips,
       algorithm: this.exportAlgorithmState(),
     });

@@ -10,11 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../model/backend.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
-import {
-  klRunawayCheck,
-  negativeKlMessage,
-  samplingMismatchWarning,
-} from './guardrails.ts';
+import { stepGuards } from './guardrails.ts';
 import { emptyMoments, type KlControllerState, type RunningMoments, updateKlCoef, updateMoments } from './kl-control.ts';
 import {
   clippedPolicyLoss,
@@ -25,16 +21,20 @@ import {
   tokenEntropy,
   whiten,
 } from './losses.ts';
-import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions } from './online-trainer.ts';
+import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
 import { type PpoConfig, type PpoConfigInput, ppoConfigSchema } from './ppo-config.ts';
 import {
+  clipScores,
   disposeBatch,
+  mean,
   packSequences,
+  penaliseUnfinished,
   promptsForStep,
   type Rollout,
   sampleRollout,
   scoreRollout,
   selectRows,
+  std,
   tokenLogprobs,
 } from './rollout.ts';
 import { ScalarHead } from './scalar-head.ts';
@@ -68,7 +68,6 @@ export class PpoTrainer extends OnlineTrainer {
   private readonly reward: RewardSource;
   private kl: KlControllerState;
   private rewardMoments: RunningMoments = emptyMoments();
-  private warnedSampling = false;
 
   /** Validates the config, makes the wasm backend current, builds the trainer. */
   static async create(options: PpoTrainerOptions): Promise<PpoTrainer> {
@@ -91,17 +90,8 @@ export class PpoTrainer extends OnlineTrainer {
     this.kl = kl.adaptive ? { value: kl.coef, target: kl.target, horizon: kl.horizon } : { value: kl.coef };
   }
 
-  protected get seed(): number {
-    return this.config.seed;
-  }
-  protected get checkpointEvery(): number {
-    return this.config.checkpointEvery;
-  }
-  protected get maxSkippedSteps(): number {
-    return this.config.maxSkippedSteps;
-  }
-  protected get totalSteps(): number {
-    return this.config.steps;
+  protected get settings(): RunSettings {
+    return this.config;
   }
 
   /** The KL coefficient beta the next step will use. */
@@ -111,12 +101,6 @@ export class PpoTrainer extends OnlineTrainer {
 
   protected async runStep(step: number, rng: Rng): Promise<AlgorithmStepOutput> {
     const cfg = this.config;
-    const warnings: string[] = [];
-    if (!this.warnedSampling) {
-      const mismatch = samplingMismatchWarning(cfg.sampling);
-      if (mismatch) warnings.push(mismatch);
-      this.warnedSampling = true;
-    }
 
     // 1. Rollout
     const prompts = promptsForStep(this.prompts, { step, count: cfg.batchSize, seed: cfg.seed });
@@ -142,11 +126,7 @@ export class PpoTrainer extends OnlineTrainer {
 
     // 5. KL control and guardrails
     this.kl = updateKlCoef(this.kl, stats.kl, cfg.batchSize);
-    const negative = negativeKlMessage(stats.kl, cfg.kl.negativeTolerance, cfg.sampling);
-    if (negative) warnings.push(negative);
-    const runaway = klRunawayCheck(stats.kl, cfg.kl.warnAt, cfg.kl.stopAt);
-    if (runaway.level === 'warn') warnings.push(runaway.message);
-    if (failures.length > 0) warnings.push(`${failures.length} responses had no reward (${failures[0]}); they were left out`);
+    const guards = stepGuards({ meanKl: stats.kl, kl: cfg.kl, sampling: cfg.sampling, failures });
 
     const validScores = scores.filter(Number.isFinite);
     const metrics: Record<string, number> = {
@@ -178,8 +158,8 @@ export class PpoTrainer extends OnlineTrainer {
       metrics,
       skipped: update.skipped,
       skipReason: update.skipped ? 'the loss or a gradient' : undefined,
-      warnings,
-      halt: runaway.level === 'stop' ? runaway.message : undefined,
+      warnings: guards.warnings,
+      halt: guards.halt,
       samples: rollout.prompts.slice(0, 4).map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: scores[i] })),
     };
   }
@@ -187,14 +167,13 @@ export class PpoTrainer extends OnlineTrainer {
   /** Missing-EOS penalty, running scaling and clipping of raw scores (NaN stays NaN). */
   private shapeScores(scores: number[], ended: boolean[]): number[] {
     const cfg = this.config;
-    let shaped = scores.map((s, i) => (ended[i] ? s : s - cfg.missingEosPenalty));
+    let shaped = penaliseUnfinished(scores, ended, cfg.missingEosPenalty);
     if (cfg.rewardScaling === 'running') {
       this.rewardMoments = updateMoments(this.rewardMoments, shaped);
       const scale = Math.sqrt(this.rewardMoments.variance + 1e-8);
       shaped = shaped.map((s) => s / scale);
     }
-    if (cfg.rewardClip > 0) shaped = shaped.map((s) => Math.min(Math.max(s, -cfg.rewardClip), cfg.rewardClip));
-    return shaped;
+    return clipScores(shaped, cfg.rewardClip);
   }
 
   /** Everything the update epochs need, computed without gradients. */
@@ -338,13 +317,12 @@ export class PpoTrainer extends OnlineTrainer {
   }
 
   protected exportAlgorithmState(): Record<string, unknown> {
-    return { kl: this.kl, rewardMoments: this.rewardMoments, warnedSampling: this.warnedSampling };
+    return { kl: this.kl, rewardMoments: this.rewardMoments };
   }
 
   protected importAlgorithmState(state: Record<string, unknown>): void {
     if (state.kl) this.kl = state.kl as KlControllerState;
     if (state.rewardMoments) this.rewardMoments = state.rewardMoments as RunningMoments;
-    if (typeof state.warnedSampling === 'boolean') this.warnedSampling = state.warnedSampling;
   }
 
   override dispose(): void {
@@ -368,14 +346,4 @@ function sliceStepTensors(batch: StepTensors, rows: number[]): StepTensors {
 function disposeStepTensors(t: StepTensors): void {
   disposeBatch({ tokens: t.tokens, attention: t.attention, responseMask: t.mask });
   tf.dispose([t.oldLogprobs, t.oldValues, t.advantages, t.returns]);
-}
-
-export function mean(xs: readonly number[]): number {
-  return xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
-}
-
-export function std(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
 }

@@ -175,3 +175,25 @@ export function tokenLogprobs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tens
 export function selectRows<T extends tf.Tensor>(tensor: T, rows: number[]): T {
   return tf.tidy(() => tf.gather(tensor, tf.tensor1d(rows, 'int32'))) as T;
 }
+
+/** Subtracts `penalty` from the score of every response that hit the length cap (no EOS). */
+export function penaliseUnfinished(scores: number[], ended: boolean[], penalty: number): number[] {
+  return scores.map((s, i) => (ended[i] || penalty === 0 ? s : s - penalty));
+}
+
+/** Clips scores to [-limit, limit]; 0 = no clipping. NaN stays NaN. */
+export function clipScores(scores: number[], limit: number): number[] {
+  return limit > 0 ? scores.map((s) => Math.min(Math.max(s, -limit), limit)) : scores;
+}
+
+/** Mean of a list; NaN when empty. */
+export function mean(xs: readonly number[]): number {
+  return xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
+}
+
+/** Population standard deviation; NaN when empty. */
+export function std(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
+}
