@@ -23,7 +23,8 @@ import {
   type NamedTensor,
 } from './hf-layout.ts';
 import { readSafetensors, serializeSafetensors, tensorToFloat32, type SafetensorsFile } from './safetensors.ts';
-import type { LlamaConfig, LlamaWeights } from './types.ts';
+import { tokenizerJsonOf } from './gguf-vocab.ts';
+import type { LlamaConfig, LlamaWeights, Tokenizer } from './types.ts';
 
 export const CHECKPOINT_WEIGHTS_FILE = 'model.safetensors';
 export const CHECKPOINT_CONFIG_FILE = 'config.json';
@@ -42,6 +43,11 @@ export interface SaveCheckpointOptions {
   eosId?: number;
   /** Free-form strings stored in the safetensors `__metadata__`; default none. */
   metadata?: Record<string, string>;
+  /**
+   * Written as tokenizer.json (+ tokenizer_config.json) so the folder loads with its tokenizer;
+   * default none. Its BOS/EOS ids are recorded in config.json unless given above.
+   */
+  tokenizer?: Tokenizer;
 }
 
 export interface LoadedCheckpoint {
@@ -82,8 +88,10 @@ export async function saveCheckpoint(
     tensors.push({ name, shape: tensor.shape, data: tensor.data });
   }
 
+  const { tokenizer } = options;
+  const tokenIds = { bosId: options.bosId ?? tokenizer?.bosId, eosId: options.eosId ?? tokenizer?.eosId };
   const hfConfig = {
-    ...hfConfigFromLlama(half.config, options),
+    ...hfConfigFromLlama(half.config, tokenIds),
     rlaif: { llamaConfig: config },
   };
   const bytes = serializeSafetensors(
@@ -94,7 +102,29 @@ export async function saveCheckpoint(
   // Write beside, then rename: a killed save never leaves a half-written checkpoint behind.
   await mkdir(dir, { recursive: true });
   await replaceFile(join(dir, CHECKPOINT_WEIGHTS_FILE), bytes);
+  if (tokenizer) await writeTokenizerFiles(dir, tokenizer);
   await replaceFile(join(dir, CHECKPOINT_CONFIG_FILE), JSON.stringify(hfConfig, null, 2) + '\n');
+}
+
+async function writeTokenizerFiles(dir: string, tokenizer: Tokenizer): Promise<void> {
+  const json = tokenizerJsonOf(tokenizer);
+  if (!json) throw new Error('this tokenizer cannot be saved as tokenizer.json');
+  const tokenizerConfig = {
+    bos_token: tokenizer.piece(tokenizer.bosId) || tokenString(json, tokenizer.bosId),
+    eos_token: tokenizer.piece(tokenizer.eosId) || tokenString(json, tokenizer.eosId),
+    clean_up_tokenization_spaces: false,
+  };
+  await replaceFile(join(dir, 'tokenizer.json'), JSON.stringify(json) + '\n');
+  await replaceFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
+}
+
+/** The spelling of token `id` in a tokenizer.json (added tokens first, then the vocabulary). */
+function tokenString(json: Record<string, unknown>, id: number): string | undefined {
+  const added = (json.added_tokens ?? []) as { id: number; content: string }[];
+  const hit = added.find((t) => t.id === id);
+  if (hit) return hit.content;
+  const vocab = ((json.model ?? {}) as { vocab?: Record<string, number> }).vocab ?? {};
+  return Object.keys(vocab).find((token) => vocab[token] === id);
 }
 
 async function replaceFile(path: string, contents: Uint8Array | string): Promise<void> {

@@ -2,11 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { sharedModelsDir } from '../util/paths.ts';
-import { exportGguf, vocabFromSpmTokenizer } from './gguf-writer.ts';
+import { vocabFromSpmTokenizer } from './gguf-vocab.ts';
+import { exportGguf } from './gguf-writer.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
 import { referenceLogits } from './test-support/reference-forward.ts';
 import { loadLlama2cTokenizer } from './tokenizer-spm.ts';
@@ -49,10 +50,10 @@ describe('GGUF export of stories260K in node-llama-cpp', () => {
     const context = await model.createContext({ threads: 1, contextSize: 256, flashAttention: false });
     try {
       // node-llama-cpp's tokenize() adds no BOS.
-      const prompt = [1, ...model.tokenize('Once upon a time')];
+      const prompt = [1, ...model.tokenize('Once upon a time')] as Token[];
       expect(prompt).toEqual(tokenizer.encode('Once upon a time', { bos: true }));
 
-      const generated: number[] = [];
+      const generated: Token[] = [];
       for await (const token of context.getSequence().evaluate(prompt, { temperature: 0 })) {
         generated.push(token);
         if (generated.length === 64) break;
@@ -72,7 +73,7 @@ describe('GGUF export of stories260K in node-llama-cpp', () => {
       experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
     });
     try {
-      const text = tokenizer.encode('Once upon a time, there was a big dog. It liked to run.', { bos: true });
+      const text = tokenizer.encode('Once upon a time, there was a big dog. It liked to run.', { bos: true }) as Token[];
       const outputs = await context.getSequence().controlledEvaluate(
         text.map((token) => [token, { generateNext: { probabilities: true } }] as const),
       );

@@ -230,3 +230,44 @@ export function tokenizerFromVocab(vocab: GgufVocab, source: string): Tokenizer 
   if (!vocab.merges) throw new ModelFormatError(source, 'metadata "tokenizer.ggml.merges" is missing');
   return new HfTokenizer(tokenizerJsonFromVocab(vocab), { bosId: vocab.bosId, eosId: vocab.eosId, source });
 }
+
+/**
+ * A SentencePiece vocabulary for GGUF from pieces and scores as llama2.c's tokenizer file holds
+ * them (spaces written as ' ', byte pieces as "<0xHH>"): spaces become ▁ again and each piece
+ * gets its type. Ids 0, 1, 2 are <unk>, <s>, </s> in llama2.c vocabularies.
+ */
+export function vocabFromPieces(
+  pieces: readonly string[],
+  scores: readonly number[],
+  ids: { bosId?: number; eosId?: number; unkId?: number } = {},
+): GgufVocab {
+  const { bosId = 1, eosId = 2, unkId = 0 } = ids;
+  const tokens = pieces.map((piece) => piece.replaceAll(' ', '\u2581'));
+  const tokenTypes = tokens.map((token, id) => {
+    if (id === unkId) return TokenType.UNKNOWN;
+    if (id === bosId || id === eosId) return TokenType.CONTROL;
+    if (/^<0x[0-9A-F]{2}>$/.test(token)) return TokenType.BYTE;
+    return TokenType.NORMAL;
+  });
+  return { model: 'llama', tokens, scores: [...scores], tokenTypes, bosId, eosId, unkId, addBos: true };
+}
+
+/** The vocabulary of a SentencePiece tokenizer (as loaded from llama2.c's tokenizer.bin). */
+export function vocabFromSpmTokenizer(tokenizer: SpmTokenizer): GgufVocab {
+  const ids = Array.from({ length: tokenizer.vocabSize }, (_, id) => id);
+  return vocabFromPieces(
+    ids.map((id) => tokenizer.rawPiece(id)),
+    ids.map((id) => tokenizer.score(id)),
+    { bosId: tokenizer.bosId, eosId: tokenizer.eosId, unkId: tokenizer.unkId },
+  );
+}
+
+/**
+ * The tokenizer.json of one of our tokenizers, for checkpoints other tools can load:
+ * SentencePiece vocabularies are converted, HF tokenizers give back the JSON they came from.
+ */
+export function tokenizerJsonOf(tokenizer: Tokenizer): Record<string, unknown> | undefined {
+  if (tokenizer instanceof HfTokenizer) return tokenizer.json;
+  if (tokenizer instanceof SpmTokenizer) return tokenizerJsonFromVocab(vocabFromSpmTokenizer(tokenizer));
+  return undefined;
+}

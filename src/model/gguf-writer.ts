@@ -8,11 +8,9 @@
 import { rename, writeFile } from 'node:fs/promises';
 
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from './gguf-reader.ts';
-import type { GgufVocab } from './gguf-vocab.ts';
-import { TokenType } from './gguf-vocab.ts';
+import { TokenType, type GgufVocab } from './gguf-vocab.ts';
 import { ggufTensorName, toHfTensors, withRopeStyle } from './hf-layout.ts';
 import { float32ToHalf } from './safetensors.ts';
-import type { SpmTokenizer } from './tokenizer-spm.ts';
 import type { LlamaConfig, LlamaWeights } from './types.ts';
 
 type ScalarType = Exclude<(typeof GgufValueType)[keyof typeof GgufValueType], 9>;
@@ -151,7 +149,7 @@ export function serializeGguf(
 export interface ExportGgufOptions {
   config: LlamaConfig;
   weights: LlamaWeights;
-  /** The vocabulary (pieces with ▁ for spaces, scores, types, bos/eos), see vocabFromPieces. */
+  /** The vocabulary (pieces with ▁ for spaces, scores, types, bos/eos), see vocabFromPieces in gguf-vocab.ts. */
   tokenizer: GgufVocab;
   /** 'F32' (default) or 'F16' for the 2-D weight matrices; norms stay F32 either way. */
   fileType?: 'F32' | 'F16';
@@ -237,35 +235,4 @@ export async function exportGguf(path: string, options: ExportGgufOptions): Prom
   const temporary = `${path}.partial-${process.pid}`;
   await writeFile(temporary, serializeModelGguf(options));
   await rename(temporary, path);
-}
-
-/**
- * A SentencePiece vocabulary for GGUF from pieces and scores as llama2.c's tokenizer file holds
- * them (spaces written as ' ', byte pieces as "<0xHH>"): spaces become ▁ again and each piece
- * gets its type. Ids 0, 1, 2 are <unk>, <s>, </s> in llama2.c vocabularies.
- */
-export function vocabFromPieces(
-  pieces: readonly string[],
-  scores: readonly number[],
-  ids: { bosId?: number; eosId?: number; unkId?: number } = {},
-): GgufVocab {
-  const { bosId = 1, eosId = 2, unkId = 0 } = ids;
-  const tokens = pieces.map((piece) => piece.replaceAll(' ', '\u2581'));
-  const tokenTypes = tokens.map((token, id) => {
-    if (id === unkId) return TokenType.UNKNOWN;
-    if (id === bosId || id === eosId) return TokenType.CONTROL;
-    if (/^<0x[0-9A-F]{2}>$/.test(token)) return TokenType.BYTE;
-    return TokenType.NORMAL;
-  });
-  return { model: 'llama', tokens, scores: [...scores], tokenTypes, bosId, eosId, unkId, addBos: true };
-}
-
-/** The vocabulary of a SentencePiece tokenizer (as loaded from llama2.c's tokenizer.bin). */
-export function vocabFromSpmTokenizer(tokenizer: SpmTokenizer): GgufVocab {
-  const ids = Array.from({ length: tokenizer.vocabSize }, (_, id) => id);
-  return vocabFromPieces(
-    ids.map((id) => tokenizer.rawPiece(id)),
-    ids.map((id) => tokenizer.score(id)),
-    { bosId: tokenizer.bosId, eosId: tokenizer.eosId, unkId: tokenizer.unkId },
-  );
 }

@@ -40,6 +40,8 @@ export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bosId: number;
   readonly eosId: number;
+  /** The tokenizer.json contents this tokenizer was built from. */
+  readonly json: Record<string, unknown>;
   private readonly core: HfTokenizerCore;
   private readonly pieceStyle: PieceStyle;
   private readonly specialIds: Set<number>;
@@ -57,6 +59,7 @@ export class HfTokenizer implements Tokenizer {
     }
     const vocab = this.core.get_vocab(true);
     this.vocabSize = Math.max(...vocab.values()) + 1;
+    this.json = tokenizerJson;
     this.bosId = options.bosId;
     this.eosId = options.eosId;
     const added = (tokenizerJson.added_tokens ?? []) as { id: number; special?: boolean }[];
