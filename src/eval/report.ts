@@ -48,9 +48,9 @@ export interface ReportInput {
 
 /** One chart: a title and the metric names drawn on it (first stage that has them). */
 const charts: { title: string; series: string[]; stages: string[] }[] = [
-  { title: 'Reward (score from the reward source, before the KL penalty)', series: ['score/mean', 'reward/mean'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct', 'online-dpo'] },
+  { title: 'Reward (score, and with the KL penalty)', series: ['score/mean', 'reward/mean'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct', 'online-dpo'] },
   { title: 'KL to the reference (nats per response)', series: ['objective/kl'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct'] },
-  { title: 'Entropy (nats per token)', series: ['objective/entropy'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct'] },
+  { title: 'Entropy (nats per response)', series: ['objective/entropy'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct'] },
   { title: 'Response length (tokens)', series: ['len/mean'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct'] },
   { title: 'Reward model', series: ['rm/accuracy', 'rm/loss', 'rm/val_accuracy'], stages: ['reward-model', 'rm'] },
   { title: 'DPO', series: ['loss/dpo', 'dpo/accuracy', 'dpo/margin'], stages: ['dpo'] },

@@ -79,6 +79,7 @@ export function parseRunConfig(text: string, file: string): LoadedConfig {
   if (looksLikePath(config.policy.model)) {
     paths.policyModel = located(config.policy.model, ['policy', 'model']);
   }
+  if (config.policy.tokenizer) located(config.policy.tokenizer, ['policy', 'tokenizer']);
   if (config.reference && looksLikePath(config.reference)) {
     paths.referenceModel = located(config.reference, ['reference']);
   }

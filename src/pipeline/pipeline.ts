@@ -8,7 +8,7 @@
  * different config is refused unless `fresh` is set.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 import { stringify } from 'yaml';
 
@@ -59,7 +59,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   const heldOutPrompts = readPrompts(loaded.paths.heldOutPrompts, config.prompts.maxHeldOut);
   readConstitution(loaded);
   const where = { ...options.models, logger, quiet: options.quiet };
-  const policyFiles = await locateModel(config.policy.model, where);
+  const located = await locateModel(config.policy.model, where);
+  const policyFiles = config.policy.tokenizer
+    ? { ...located, tokenizer: resolve(dirname(loaded.file), config.policy.tokenizer) }
+    : located;
   const referenceFiles = config.reference ? await locateModel(config.reference, { logger }) : policyFiles;
 
   prepareRunDir(files.dir, files.config, config, options.fresh ?? false);

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import type { CausalLM } from '../model/types.ts';
 import { saveCheckpoint } from '../model/checkpoint.ts';
 import type { RewardSource } from '../rewards/types.ts';
+import type { OnlineTrainer, OnlineTrainerOptions } from '../train/online-trainer.ts';
+import { PolicyGradientTrainer } from '../train/policy-gradient.ts';
+import type { PolicyGradientConfigInput } from '../train/policy-gradient-config.ts';
 import { PpoTrainer } from '../train/ppo.ts';
 import type { PpoConfigInput } from '../train/ppo-config.ts';
 import { startProgress } from '../util/progress.ts';
@@ -60,23 +63,54 @@ export function ppoSettings(config: RunConfig): PpoConfigInput {
   };
 }
 
+/** The trainers' REINFORCE / RLOO / GRPO settings from the run config. */
+export function policyGradientSettings(config: RunConfig, algo: 'reinforce' | 'rloo' | 'grpo'):
+  PolicyGradientConfigInput {
+  const ppo = ppoSettings(config);
+  const rl = config.rl;
+  return {
+    algo,
+    seed: config.seed,
+    steps: rl.steps,
+    promptsPerStep: algo === 'reinforce' ? rl.promptsPerStep : Math.max(1, Math.floor(rl.promptsPerStep / rl.groupSize)),
+    samplesPerPrompt: algo === 'reinforce' ? 1 : rl.groupSize,
+    epochs: algo === 'grpo' ? rl.epochs : 1,
+    sampling: ppo.sampling,
+    optimizer: ppo.optimizer,
+    kl: { coef: rl.klCoef },
+    clipRange: rl.clipRange,
+    checkpointEvery: rl.checkpointEvery,
+  };
+}
+
+async function createTrainer(
+  config: RunConfig,
+  base: OnlineTrainerOptions,
+  reward: RewardSource,
+): Promise<OnlineTrainer & { saveCheckpoint(): string }> {
+  const algorithm = config.rl.algorithm;
+  if (algorithm === 'ppo' || algorithm === 'direct') {
+    return PpoTrainer.create({ ...base, reward, config: ppoSettings(config) });
+  }
+  if (algorithm === 'dpo') throw new Error('dpo is not an online algorithm');
+  return PolicyGradientTrainer.create({ ...base, reward, config: policyGradientSettings(config, algorithm) });
+}
+
 export function rlStage(options: RlStageOptions): Stage {
   return {
     name: 'rl',
     async run(context: RunContext) {
       const { config } = context;
       const policy = await options.policy();
-      const trainer = await PpoTrainer.create({
+      const trainer = await createTrainer(config, {
         policy,
         reference: await options.reference(),
         prompts: options.prompts.map((p) => ({ prompt: p.prompt, reference: p.reference })),
-        reward: await options.reward(),
-        config: ppoSettings(config),
         metrics: context.metrics,
         checkpointDir: join(context.files.checkpoints, config.rl.algorithm),
         logger: context.logger,
         clock: context.clock,
-      });
+      }, await options.reward());
       const resumed = await trainer.resume();
       if (resumed) context.logger.info({ step: trainer.stepsDone }, 'training resumed from checkpoint');
 
