@@ -221,3 +221,19 @@ export function weightedMean(values: { weight: number; value: number }[]): numbe
   const total = values.reduce((sum, v) => sum + v.weight, 0);
   return values.reduce((sum, v) => sum + v.weight * v.value, 0) / total;
 }
+
+/**
+ * The principles one judgement uses: the explicit one, else all of them ('all' mode), else one
+ * drawn for the item's key ('sample' mode).
+ */
+export function principlesToUse(options: {
+  constitution: Constitution;
+  mode?: 'sample' | 'all';
+  seed?: number | string;
+  key: string;
+  explicit?: Principle;
+}): Principle[] {
+  if (options.explicit) return [options.explicit];
+  if (options.mode === 'all') return options.constitution.principles;
+  return [principleFor(options.constitution, options.seed ?? 0, options.key)];
+}

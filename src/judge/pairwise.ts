@@ -4,7 +4,7 @@
  * swapped; its P(first) is P(b better), so A's side is 1 - that.
  */
 import type { CompletionRequest, CompletionResult, TextBackend } from '../providers/types.ts';
-import { principleFor, weightedMean } from './constitution.ts';
+import { principlesToUse, weightedMean } from './constitution.ts';
 import { readPairwise, type SoftPairwise } from './soft-label.ts';
 import { defaultTemplates, pairwiseMessages, type PairwiseExample } from './templates.ts';
 import type {
@@ -60,12 +60,11 @@ export class LlmPairwiseJudge implements PairwiseJudge {
   }
 
   async compare(input: PairwiseInput, options: CompareOptions = {}): Promise<PairwiseResult> {
-    const principles = options.principle
-      ? [options.principle]
-      : this.options.mode === 'all'
-        ? this.options.constitution.principles
-        : [principleFor(this.options.constitution, this.options.seed ?? 0,
-          options.key ?? `${input.prompt}\u0000${input.a}\u0000${input.b}`)];
+    const principles = principlesToUse({
+      ...this.options,
+      key: options.key ?? `${input.prompt}\u0000${input.a}\u0000${input.b}`,
+      explicit: options.principle,
+    });
 
     const verdicts = await Promise.all(principles.map((p) => this.byPrinciple(input, p, options.signal)));
     const failed = verdicts.find((v): v is JudgeFailure => !v.ok);

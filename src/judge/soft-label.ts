@@ -88,21 +88,38 @@ export function scaleScore(expected: number): number {
 }
 
 /** A ranking of K candidates (1-based numbers, best first) from a listwise reply. */
-export function readRanking(text: string, count: number, chainOfThought: boolean):
-  { ok: true; ranking: number[]; rationale?: string } | JudgeFailure {
-  const lines = text.trim().split('\n');
+export function readRanking(result: CompletionResult, count: number, chainOfThought: boolean):
+  { ok: true; ranking: number[]; pBest?: number[]; rationale?: string } | JudgeFailure {
+  const text = result.text;
   const marked = [...text.matchAll(/ranking\s*:\s*([\d\s>,]+)/gi)].pop();
-  const candidateLine = marked?.[1] ?? (chainOfThought ? undefined : lines[0]);
-  if (candidateLine === undefined) return failure(text, 'no "Ranking:" line found in the reply');
+  let line: string | undefined;
+  let lineStart = 0;
+  if (marked) {
+    line = marked[1];
+    lineStart = marked.index + marked[0].length - marked[1].length;
+  } else if (!chainOfThought) {
+    line = text.split('\n')[0];
+  }
+  if (line === undefined) return failure(text, 'no "Ranking:" line found in the reply');
 
-  const ranking = (candidateLine.match(/\d+/g) ?? []).map(Number);
-  const unique = new Set(ranking);
-  const valid = ranking.length === count && unique.size === count &&
+  const numbers = [...line.matchAll(/\d+/g)];
+  const ranking = numbers.map((m) => Number(m[0]));
+  const valid = ranking.length === count && new Set(ranking).size === count &&
     ranking.every((n) => n >= 1 && n <= count);
   if (!valid) return failure(text, `the ranking must list each of 1..${count} exactly once`);
   const rationale = chainOfThought && marked ? text.slice(0, marked.index).trim() || undefined
     : undefined;
-  return { ok: true, ranking, rationale };
+
+  // P(best = i) from the alternatives at the first ranked number, when there are log-probs.
+  let pBest: number[] | undefined;
+  const position = result.logprobs ? tokenAt(result.logprobs, text, lineStart + numbers[0].index) : undefined;
+  if (position) {
+    const labels = Array.from({ length: count }, (_, i) => String(i + 1));
+    const mass = alternativeMass(position, labels);
+    const total = labels.reduce((sum, label) => sum + mass[label], 0);
+    if (total > 0) pBest = labels.map((label) => mass[label] / total);
+  }
+  return { ok: true, ranking, pBest, rationale };
 }
 
 function locatePairwise(text: string, chainOfThought: boolean): Located | undefined {

@@ -100,3 +100,43 @@ export function pairwiseMessages(input: PairwiseMessagesInput): ChatMessage[] {
   messages.push({ role: 'user', content: ask(input.prompt, input.a, input.b) });
   return messages;
 }
+
+export interface PointwiseMessagesInput {
+  templates: Required<PromptTemplates>;
+  principle: string;
+  prompt: string;
+  response: string;
+  chainOfThought: boolean;
+}
+
+export function pointwiseMessages(input: PointwiseMessagesInput): ChatMessage[] {
+  const instruction = input.chainOfThought ? instructions.pointwiseCot : instructions.pointwise;
+  const content = renderTemplate(input.templates.pointwise, {
+    principle: input.principle,
+    prompt: input.prompt,
+    response: input.response,
+    instruction,
+  });
+  return [{ role: 'system', content: input.templates.system }, { role: 'user', content }];
+}
+
+export interface ListwiseMessagesInput {
+  templates: Required<PromptTemplates>;
+  principle: string;
+  prompt: string;
+  /** In the order shown; numbered from 1. */
+  responses: string[];
+  chainOfThought: boolean;
+}
+
+export function listwiseMessages(input: ListwiseMessagesInput): ChatMessage[] {
+  const instruction = input.chainOfThought ? instructions.listwiseCot : instructions.listwise;
+  const candidates = input.responses.map((r, i) => `[Response ${i + 1}]\n${r}`).join('\n\n');
+  const content = renderTemplate(input.templates.listwise, {
+    principle: input.principle,
+    prompt: input.prompt,
+    candidates,
+    instruction,
+  });
+  return [{ role: 'system', content: input.templates.system }, { role: 'user', content }];
+}

@@ -98,3 +98,35 @@ export interface PairwiseJudge {
   readonly id: string;
   compare(input: PairwiseInput, options?: CompareOptions): Promise<PairwiseResult>;
 }
+
+/** A 1-10 rating of one response. */
+export interface PointwiseVerdict {
+  ok: true;
+  /** Probability-weighted expected score on 1..10 (the parsed score when no log-probs). */
+  score: number;
+  /** The score mapped linearly onto [-1, 1], the reward of direct RLAIF. */
+  reward: number;
+  /** P(score = k) for k = 1..10 (index 0 is 1) when log-probs gave it. */
+  distribution?: number[];
+  principle: string;
+  rationale?: string;
+  source: 'logprobs' | 'parsed' | 'embedded';
+  usage?: { promptTokens: number; completionTokens: number; costUsd: number };
+}
+
+export type PointwiseResult = PointwiseVerdict | JudgeFailure;
+
+/** An ordering of K candidates. */
+export interface ListwiseVerdict {
+  ok: true;
+  /** Candidate indices (0-based, as given), best first. */
+  ranking: number[];
+  /** P(candidate i is best), from the log-probs of the first ranked item, when available. */
+  pBest?: number[];
+  principle: string;
+  rationale?: string;
+  source: 'logprobs' | 'parsed';
+  usage?: { promptTokens: number; completionTokens: number; costUsd: number };
+}
+
+export type ListwiseResult = ListwiseVerdict | JudgeFailure;
