@@ -163,7 +163,7 @@ export function clippedValueLoss(options: ClippedValueOptions): {
 }
 
 // ---------------------------------------------------------------------------------------------
-// KL to the reference, entropy
+// KL to the reference
 
 export type KlEstimator = 'k1' | 'k2' | 'k3';
 
@@ -224,17 +224,6 @@ export function lastTokenMask(mask: tf.Tensor2D): tf.Tensor2D {
     const last = tf.argMax(positions, 1);
     const any = tf.greater(tf.sum(mask, 1), 0);
     return tf.mul(tf.oneHot(last, steps), tf.expandDims(tf.cast(any, 'float32'), 1)) as tf.Tensor2D;
-  });
-}
-
-/**
- * Entropy of the next-token distribution, H = -sum_v p_v log p_v with p = softmax(logits),
- * per position ([batch, T]); the masked mean is the `objective/entropy` metric.
- */
-export function tokenEntropy(logits: tf.Tensor3D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor2D;
   });
 }
 

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { ensureBackend } from '../model/backend.ts';
+import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
 import { stepGuards } from './guardrails.ts';
@@ -19,7 +20,6 @@ import {
   maskedMean,
   reinforceLoss,
   rlooAdvantages,
-  tokenEntropy,
 } from './losses.ts';
 import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
 import {
@@ -38,7 +38,6 @@ import {
   scoreRollout,
   selectRows,
   std,
-  tokenLogprobs,
 } from './rollout.ts';
 import { TrainingState } from './training-state.ts';
 
@@ -110,11 +109,11 @@ export class PolicyGradientTrainer extends OnlineTrainer {
       const { logits } = this.policy.forward(packed.tokens, packed.attention);
       const width = logits.shape[1];
       return {
-        oldLogprobs: tokenLogprobs(logits, packed.tokens),
-        entropy: tf.sum(tf.mul(tokenEntropy(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mask), 1),
+        oldLogprobs: nextTokenLogprobs(logits, packed.tokens),
+        entropy: tf.sum(tf.mul(entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mask), 1),
       };
     });
-    const refLogprobs = tf.tidy(() => tokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
+    const refLogprobs = tf.tidy(() => nextTokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
     const klPerSeq = Array.from(tf.tidy(() => tf.sum(tf.mul(klEstimate(oldLogprobs, refLogprobs, 'k1'), mask), 1)).dataSync());
     const entropyPerSeq = Array.from(entropy.dataSync());
     entropy.dispose();
@@ -218,7 +217,7 @@ export class PolicyGradientTrainer extends OnlineTrainer {
           advantages: selectRows(batch.advantages, idx),
         };
         const result = this.state.update((): { loss: tf.Scalar; aux: Record<string, tf.Scalar> } => {
-          const logprobs = tokenLogprobs(this.policy.forward(mb.tokens, mb.attention).logits, mb.tokens);
+          const logprobs = nextTokenLogprobs(this.policy.forward(mb.tokens, mb.attention).logits, mb.tokens);
           if (cfg.algo !== 'grpo') {
             const sequenceLogprobs = tf.sum(tf.mul(logprobs, mb.mask), 1) as tf.Tensor1D;
             // Scaled by rows / batch so minibatches of one step add up to the batch's gradient.

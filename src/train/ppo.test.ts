@@ -12,9 +12,11 @@ import type { RewardItem, RewardOutcome, RewardSource } from '../rewards/types.t
 import { MetricsWriter, readMetrics } from '../util/metrics.ts';
 import type { PpoConfigInput } from './ppo-config.ts';
 import { PpoTrainer } from './ppo.ts';
+import { LlamaModel } from '../model/llama.ts';
+import { randomWeights } from '../model/test-support/reference-forward.ts';
 import { TrainingHaltedError } from './guardrails.ts';
 import { LetterFractionReward, toyPrompts } from './toy-task.ts';
-import { ToyCausalLM } from './toy-model.ts';
+import { ToyCausalLM, ToyTokenizer } from './toy-model.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'rlaif-ppo-'));
 beforeAll(() => ensureBackend());
@@ -68,6 +70,26 @@ describe('PPO on the toy task', () => {
 function comparable(records: Record<string, unknown>[]): Record<string, unknown>[] {
   return records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('perf/') && k !== 'time')));
 }
+
+describe('PPO on a tiny LlamaModel', () => {
+  it('raises the reward of a random 1-layer Llama', async () => {
+    const config = {
+      dim: 16, hiddenDim: 32, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 16, maxSeqLen: 64,
+      normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved' as const, tiedEmbeddings: false, qkvBias: false,
+    };
+    const policy = await LlamaModel.fromWeights(config, randomWeights(config, 4, 0.5), new ToyTokenizer(16));
+    const trainer = await PpoTrainer.create({
+      policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config: { ...toyConfig, steps: 25 },
+    });
+    const results = await trainer.train({ silent: true });
+    const scores = results.map((r) => r.metrics['score/mean']);
+    expect((scores[0] + scores[1]) / 2).toBeLessThan(0.25);
+    expect((scores.at(-1)! + scores.at(-2)!) / 2).toBeGreaterThan(0.6);
+    for (const r of results) expect(Number.isFinite(r.metrics['objective/kl'])).toBe(true);
+    trainer.dispose();
+    policy.dispose();
+  });
+});
 
 describe('PPO checkpoints', () => {
   it('resumed run follows the same curve as an uninterrupted one', async () => {

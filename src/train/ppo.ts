@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { ensureBackend } from '../model/backend.ts';
+import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
 import { stepGuards } from './guardrails.ts';
@@ -18,7 +19,6 @@ import {
   gae,
   klPenaltyRewards,
   maskedMean,
-  tokenEntropy,
   whiten,
 } from './losses.ts';
 import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
@@ -35,7 +35,6 @@ import {
   scoreRollout,
   selectRows,
   std,
-  tokenLogprobs,
 } from './rollout.ts';
 import { ScalarHead } from './scalar-head.ts';
 import { TrainingState } from './training-state.ts';
@@ -185,12 +184,12 @@ export class PpoTrainer extends OnlineTrainer {
       const { logits, hidden } = this.policy.forward(packed.tokens, packed.attention);
       const width = hidden.shape[1];
       return {
-        oldLogprobs: tokenLogprobs(logits, packed.tokens),
+        oldLogprobs: nextTokenLogprobs(logits, packed.tokens),
         oldValues: tf.mul(this.valueHead.apply(tf.slice(hidden, [0, 0, 0], [-1, width - 1, -1])), mask) as tf.Tensor2D,
-        entropy: tokenEntropy(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])),
+        entropy: entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])),
       };
     });
-    const refLogprobs = tf.tidy(() => tokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
+    const refLogprobs = tf.tidy(() => nextTokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
     const scores = tf.tensor1d(shaped.map((s) => (Number.isFinite(s) ? s : 0)));
     const { rewards, kl } = klPenaltyRewards({
       scores,
@@ -262,13 +261,13 @@ export class PpoTrainer extends OnlineTrainer {
         const result = this.state.update(() => {
           const { logits, hidden } = this.policy.forward(mb.tokens, mb.attention);
           const width = hidden.shape[1];
-          const logprobs = tokenLogprobs(logits, mb.tokens);
+          const logprobs = nextTokenLogprobs(logits, mb.tokens);
           const values = this.valueHead.apply(tf.slice(hidden, [0, 0, 0], [-1, width - 1, -1]));
           const pg = clippedPolicyLoss({ logprobs, oldLogprobs: mb.oldLogprobs, advantages: mb.advantages, mask: mb.mask, clipRange: cfg.clipRange });
           const vf = clippedValueLoss({ values, oldValues: mb.oldValues, returns: mb.returns, mask: mb.mask, clipRange: cfg.clipRangeValue });
           let loss = tf.add(pg.loss, tf.mul(cfg.valueCoef, vf.loss)) as tf.Scalar;
           if (cfg.entropyCoef > 0) {
-            const entropy = maskedMean(tokenEntropy(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mb.mask);
+            const entropy = maskedMean(entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mb.mask);
             loss = tf.sub(loss, tf.mul(cfg.entropyCoef, entropy)) as tf.Scalar;
           }
           return {

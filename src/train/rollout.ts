@@ -28,7 +28,7 @@ export interface SamplingSettings {
 export interface Rollout {
   prompts: PromptRecord[];
   promptTokens: number[][];
-  /** Sampled tokens, ending with EOS when the response ended. */
+  /** Sampled tokens, ending with the end token when the response ended on one. */
   responseTokens: number[][];
   responses: string[];
   /** The response stopped on its own (EOS or a stop string) instead of hitting the length cap. */
@@ -85,12 +85,9 @@ export async function sampleRollout(
     topP: settings.topP,
     seed,
   });
-  const responseTokens = results.map((r) => {
-    // The EOS is an action the policy took; keep it so training can reinforce stopping.
-    const ids = r.tokens.slice();
-    if (r.finishReason === 'eos' && ids[ids.length - 1] !== tokenizer.eosId) ids.push(tokenizer.eosId);
-    return ids;
-  });
+  // CausalLM.generate keeps the end token as the last token: stopping is an action the policy
+  // took and training reinforces it like any other.
+  const responseTokens = results.map((r) => r.tokens.slice());
   return {
     prompts,
     promptTokens,
@@ -155,20 +152,6 @@ export function disposeBatch(batch: PackedBatch): void {
   batch.tokens.dispose();
   batch.attention.dispose();
   batch.responseMask.dispose();
-}
-
-/**
- * log p(token j + 1 | prefix up to j) for every position: logits [batch, L, V] and tokens
- * [batch, L] give [batch, L - 1]. A one-hot product instead of gather keeps the backward pass
- * on kernels every backend has.
- */
-export function tokenLogprobs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [batch, width, vocab] = logits.shape;
-    const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [batch, width - 1, vocab]));
-    const targets = tf.cast(tf.slice(tokens, [0, 1], [batch, width - 1]), 'int32');
-    return tf.sum(tf.mul(logp, tf.oneHot(targets, vocab)), -1) as tf.Tensor2D;
-  });
 }
 
 /** Rows `rows` of every tensor of a packed batch (a minibatch view, newly allocated). */
