@@ -25,6 +25,8 @@ export interface EvaluationInput {
 }
 
 export interface EvaluationSummary {
+  /** The held-out evaluator's win rate (same as evaluator.rate), for dashboards. */
+  winRate: number;
   prompts: number;
   evaluator: WinRate;
   trainingJudge: WinRate;
@@ -66,6 +68,7 @@ export function summarizeEvaluation(input: EvaluationInput): EvaluationSummary {
   }
 
   return {
+    winRate: evaluator.rate,
     prompts: input.evaluatorP.length,
     evaluator,
     trainingJudge,

@@ -83,3 +83,13 @@ describe('run config', () => {
     expect(paths.constitution).toBe(join(dir, 'c.yaml'));
   });
 });
+
+describe('config reference', () => {
+  it('README.md holds the reference generated from the schema', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configReference } = await import('./config-doc.ts');
+    const readme = readFileSync(join(examplesDir, '..', 'README.md'), 'utf8');
+    const between = /<!-- config-reference:start -->\n([\s\S]*?)<!-- config-reference:end -->/.exec(readme);
+    expect(between?.[1].trim()).toBe(configReference().trim());
+  });
+});
