@@ -19,7 +19,14 @@ import { silentLogger } from '../util/log.ts';
 import { projectRoot } from '../util/paths.ts';
 import { makeRng, type Rng } from '../util/rng.ts';
 import type { HumanChoice, HumanLabel } from '../store/human-labels.ts';
-import { judgedPairs, preferenceQuerySchema, queryPreferences, toRow, type ComparisonPair } from './dashboard-pairs.ts';
+import {
+  judgedPairs,
+  policyPairs,
+  preferenceQuerySchema,
+  queryPreferences,
+  toRow,
+  type ComparisonPair,
+} from './dashboard-pairs.ts';
 import {
   RunNotFoundError,
   listRuns,
@@ -29,8 +36,10 @@ import {
   readPreferences,
   readTextIfPresent,
   runPath,
+  type PreferenceFile,
 } from './dashboard-runs.ts';
 import { agreement, winRates } from './dashboard-stats.ts';
+import { groupsFromPreferences, querySamples, sampleQuerySchema, type SampleGroup } from './dashboard-samples.ts';
 import { RunStores } from './dashboard-store.ts';
 
 export interface DashboardAppOptions {
@@ -96,7 +105,7 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
   app.get('/api/runs/:run', (c) => {
     const name = c.req.param('run');
     const dir = runPath(runsDir, name);
-    const preferences = readPreferences(join(dir, 'preferences.jsonl'));
+    const preferences = preferenceRecords(dir);
     return c.json({
       name,
       config: readTextIfPresent(join(dir, 'config.yaml')) ?? null,
@@ -105,6 +114,7 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
       preferences: preferences.records.length,
       problems: preferences.problems.slice(0, 20),
       labels: stores.labelCount(dir),
+      stages: stores.stages(dir),
     });
   });
 
@@ -119,7 +129,7 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
   app.get('/api/runs/:run/preferences', (c) => {
     const dir = runPath(runsDir, c.req.param('run'));
     const query = parseQuery(preferenceQuerySchema, c.req.query());
-    const { records, problems } = readPreferences(join(dir, 'preferences.jsonl'));
+    const { records, problems } = preferenceRecords(dir);
     return c.json({ ...queryPreferences(records, query), problems: problems.slice(0, 20) });
   });
 
@@ -128,9 +138,26 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     const index = parseQuery(z.object({ index: z.coerce.number().int().min(0) }), {
       index: c.req.param('index'),
     }).index;
-    const { records } = readPreferences(join(dir, 'preferences.jsonl'));
+    const { records } = preferenceRecords(dir);
     if (index >= records.length) return c.json({ error: `no preference at index ${index}` }, 404);
     return c.json(toRow(records[index], index));
+  });
+
+  app.get('/api/runs/:run/samples', (c) => {
+    const dir = runPath(runsDir, c.req.param('run'));
+    const query = parseQuery(sampleQuerySchema, c.req.query());
+    const { groups, source } = sampleGroups(dir);
+    return c.json({ source, ...querySamples(groups, query) });
+  });
+
+  app.get('/api/runs/:run/samples/:prompt', (c) => {
+    const dir = runPath(runsDir, c.req.param('run'));
+    const { prompt } = parseQuery(z.object({ prompt: z.coerce.number().int().min(0) }), {
+      prompt: c.req.param('prompt'),
+    });
+    const group = sampleGroups(dir).groups.find((g) => g.promptIndex === prompt);
+    if (!group) return c.json({ error: `no samples for prompt ${prompt}` }, 404);
+    return c.json(group);
   });
 
   app.get('/api/runs/:run/audits', (c) => {
@@ -142,7 +169,7 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     const run = c.req.param('run');
     const dir = runPath(runsDir, run);
     const { kind } = parseQuery(compareQuerySchema, c.req.query());
-    const pairs = kind === 'judged' ? judgedPairs(readPreferences(join(dir, 'preferences.jsonl')).records) : [];
+    const pairs = comparisonPairs(dir, kind);
     const labelled = stores.labelledPairIds(dir);
     const open = pairs.filter((pair) => !labelled.has(pair.id));
     if (open.length === 0) return c.json({ done: true, total: pairs.length, remaining: 0 });
@@ -202,6 +229,26 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     const labels = stores.hasStore(dir) ? stores.labels(dir).list() : [];
     return c.json({ labels, ...labelSummary(labels) });
   });
+
+  /** The preference dataset: preferences.jsonl once exported, the store's rows before that. */
+  function preferenceRecords(dir: string): PreferenceFile {
+    const file = join(dir, 'preferences.jsonl');
+    if (existsSync(file)) return readPreferences(file);
+    const stored = stores.storedPreferences(dir);
+    return { records: stored.map(({ promptIndex: _p, pair: _s, ...record }) => record), problems: [] };
+  }
+
+  function sampleGroups(dir: string): { groups: SampleGroup[]; source: 'store' | 'preferences' } {
+    const stored = stores.sampleGroups(dir);
+    if (stored) return { groups: stored, source: 'store' };
+    return { groups: groupsFromPreferences(preferenceRecords(dir).records), source: 'preferences' };
+  }
+
+  function comparisonPairs(dir: string, kind: 'judged' | 'policy'): ComparisonPair[] {
+    if (kind === 'judged') return judgedPairs(preferenceRecords(dir).records);
+    const { start, final, judgeVerdicts } = stores.policySamples(dir);
+    return policyPairs(start, final, judgeVerdicts);
+  }
 
   app.all('/api/*', (c) => c.json({ error: `no API route ${c.req.method} ${c.req.path}` }, 404));
 

@@ -111,19 +111,24 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const detail = page.locator('.pair-detail');
     await detail.waitFor();
     const index = Number(await detail.getAttribute('data-sample'));
-    const record = (await (await fetch(`${server.url}/api/runs/finished/preferences/${index}`)).json()) as {
+    const group = (await (await fetch(`${server.url}/api/runs/finished/samples/${index}`)).json()) as {
       prompt: string;
-      chosen: string;
-      principle: string;
+      responses: { text: string }[];
+      verdicts: { principle: string; pChosen: number }[];
     };
-    await expect.poll(() => detail.locator('.prompt p').textContent()).toBe(record.prompt);
-    expect(await detail.locator('.response.chosen p').textContent()).toBe(record.chosen);
-    expect(await detail.textContent()).toContain(record.principle);
+    // The samples come from the run store (two per prompt), each with its verdict.
+    expect(group.responses).toHaveLength(2);
+    await expect.poll(() => detail.locator('.prompt p').textContent()).toBe(group.prompt);
+    expect(await detail.locator('.response p').allTextContents()).toEqual(group.responses.map((r) => r.text));
+    expect(await detail.locator('table.verdicts').textContent()).toContain(group.verdicts[0].principle);
+    expect(await detail.locator('table.verdicts').textContent()).toContain(group.verdicts[0].pChosen.toFixed(3));
     await page.screenshot({ path: join(shots, '3-sample.png'), fullPage: true });
 
     await page.click('nav.tabs a:text("Preferences")');
     await page.selectOption('select[name="consistency"]', 'inconsistent');
     await expect.poll(() => page.locator('table.prefs tbody tr').count()).toBe(3);
+    await page.locator('table.prefs tbody tr').first().click();
+    await page.locator('.selected-pair .pair-detail').waitFor();
     await page.screenshot({ path: join(shots, '4-preferences.png'), fullPage: true });
 
     await page.click('nav.tabs a:text("Judge audits")');

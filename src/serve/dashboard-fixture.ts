@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { PreferenceRecord } from '../judge/types.ts';
+import { RunStore, openRunDatabase } from '../store/run-store.ts';
 import { makeRng } from '../util/rng.ts';
 
 export interface FixtureRunOptions {
@@ -21,6 +22,8 @@ export interface FixtureRunOptions {
   seed?: number;
   /** Time of the first metrics line, Unix ms; default 2026-01-01. */
   startTime?: number;
+  /** Also write samples, preferences and evaluation pairs to store.sqlite. Default true. */
+  withStore?: boolean;
 }
 
 const stories = [
@@ -89,6 +92,7 @@ export function writeFixtureRun(options: FixtureRunOptions): string {
     };
   });
   writeFileSync(join(dir, 'preferences.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  if (options.withStore ?? true) writeFixtureStore(join(dir, 'store.sqlite'), records, rng.next);
 
   writeFileSync(
     join(dir, 'audit.json'),
@@ -126,4 +130,37 @@ export function ppoMetrics(step: number, time: number, noise: number): Record<st
     'loss/policy': Number((-0.05 * noise).toFixed(4)),
     ...(step % 10 === 0 ? { 'eval/win_rate': Number((0.5 + 0.3 * progress).toFixed(3)) } : {}),
   };
+}
+
+/**
+ * The pipeline's tables through its own RunStore: two samples per prompt (the chosen one first
+ * for even prompts, second for odd ones), the judged pair between them, and evaluation
+ * responses of the start and final policy with the training judge's verdict.
+ */
+function writeFixtureStore(file: string, records: PreferenceRecord[], random: () => number): void {
+  const db = openRunDatabase(file);
+  try {
+    const store = new RunStore(db);
+    store.markStarted('sample', 1);
+    store.markDone('sample', 2);
+    store.markStarted('judge', 3);
+    store.markDone('judge', 4);
+    records.forEach((record, promptIndex) => {
+      const texts = promptIndex % 2 === 0 ? [record.chosen, record.rejected] : [record.rejected, record.chosen];
+      store.addSamples(
+        texts.map((response, sampleIndex) => ({ promptIndex, sampleIndex, prompt: record.prompt, response, finishReason: 'eos' })),
+      );
+      store.addPreferences([{ ...record, promptIndex, pair: [0, 1] }]);
+    });
+    const evalPrompts = records.slice(0, 8);
+    store.addEvalSamples(
+      evalPrompts.flatMap((record, promptIndex) => [
+        { policy: 'start', promptIndex, prompt: record.prompt, response: record.rejected },
+        { policy: 'final', promptIndex, prompt: record.prompt, response: record.chosen },
+      ]),
+    );
+    store.addEvalVerdicts(evalPrompts.map((_, promptIndex) => ({ judge: 'judge', promptIndex, pFinal: 0.3 + 0.6 * random() })));
+  } finally {
+    db.close();
+  }
 }

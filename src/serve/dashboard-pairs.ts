@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 import type { PreferenceRecord } from '../judge/types.ts';
+import type { EvalSampleRow, EvalVerdictRow } from '../store/run-store.ts';
 
 export const preferenceQuerySchema = z.object({
   /** `inconsistent`: the two presentation orders disagreed; `consistent`: they agreed. */
@@ -96,9 +97,13 @@ export interface ComparisonPair {
   aiProbA?: number;
 }
 
-/** A stable id from the pair's content, so the same pair is recognised across restarts. */
+/**
+ * A stable id from the pair's content, the same whichever response comes first, so a pair is
+ * recognised across restarts and whether it came from the store or preferences.jsonl.
+ */
 export function pairId(prompt: string, first: string, second: string): string {
-  return createHash('sha256').update(`${prompt}\u0000${first}\u0000${second}`).digest('hex').slice(0, 20);
+  const [x, y] = first <= second ? [first, second] : [second, first];
+  return createHash('sha256').update(`${prompt}\u0000${x}\u0000${y}`).digest('hex').slice(0, 20);
 }
 
 /**
@@ -121,6 +126,34 @@ export function judgedPairs(records: readonly PreferenceRecord[]): ComparisonPai
       a: { text: record.chosen, source: 'chosen' },
       b: { text: record.rejected, source: 'rejected' },
       aiProbA: record.pChosen,
+    });
+  }
+  return pairs;
+}
+
+/**
+ * Pairs of the final and the starting policy's responses to the same evaluation prompt: `a` is
+ * the final policy's, so a label's win is a win for training. The training judge's verdict on
+ * the prompt, when stored, is kept for agreement.
+ */
+export function policyPairs(
+  start: readonly EvalSampleRow[],
+  final: readonly EvalSampleRow[],
+  judgeVerdicts: readonly EvalVerdictRow[],
+): ComparisonPair[] {
+  const startByPrompt = new Map(start.map((row) => [row.promptIndex, row]));
+  const verdictByPrompt = new Map(judgeVerdicts.map((row) => [row.promptIndex, row.pFinal]));
+  const pairs: ComparisonPair[] = [];
+  for (const row of final) {
+    const baseline = startByPrompt.get(row.promptIndex);
+    if (!baseline || baseline.response === row.response) continue;
+    pairs.push({
+      id: pairId(row.prompt, row.response, baseline.response),
+      kind: 'policy',
+      prompt: row.prompt,
+      a: { text: row.response, source: row.policy },
+      b: { text: baseline.response, source: baseline.policy },
+      aiProbA: verdictByPrompt.get(row.promptIndex),
     });
   }
   return pairs;

@@ -11,6 +11,7 @@ import { z } from 'zod';
 
 import { InputError } from '../util/errors.ts';
 import type { MetricsRecord } from '../util/metrics.ts';
+import { preferenceRecordSchema } from '../interop/preference-files.ts';
 import type { PreferenceRecord } from '../judge/types.ts';
 
 /** Files whose presence marks a folder as a run directory. */
@@ -153,19 +154,6 @@ function readRange(file: string, start: number, end: number): string {
   return buffer.toString('utf8');
 }
 
-const preferenceSchema = z.object({
-  prompt: z.string(),
-  chosen: z.string(),
-  rejected: z.string(),
-  pChosen: z.number().min(0).max(1),
-  judge: z.string(),
-  principle: z.string().optional(),
-  rationale: z.string().optional(),
-  consistent: z.boolean().optional(),
-  source: z.enum(['ai', 'human', 'verifier']),
-  weight: z.number().optional(),
-});
-
 export interface PreferenceFile {
   records: PreferenceRecord[];
   /** Lines that did not parse, named by 1-based line number and field. */
@@ -196,7 +184,7 @@ export function readPreferences(file: string): PreferenceFile {
       if (index < lines.length - 1) problems.push(new InputError('not JSON', where).message);
       return;
     }
-    const parsed = preferenceSchema.safeParse(value);
+    const parsed = preferenceRecordSchema.safeParse(value);
     if (parsed.success) records.push(parsed.data);
     else {
       const issue = parsed.error.issues[0];

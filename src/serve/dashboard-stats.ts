@@ -1,8 +1,9 @@
 /**
  * Figures the dashboard derives from human labels: agreement between the AI judge and people
  * on the same pairs, and blind win rates of one policy over another, each with a 95% Wilson
- * score interval (Wilson 1927), which stays inside [0, 1] and behaves with few labels.
+ * score interval, which stays inside [0, 1] and behaves with few labels.
  */
+import { winRate, wilsonInterval } from '../eval/win-rate.ts';
 import type { HumanChoice, HumanLabel } from '../store/human-labels.ts';
 
 export interface Interval {
@@ -10,21 +11,9 @@ export interface Interval {
   high: number;
 }
 
-/** z for a two-sided 95% interval. */
-const z95 = 1.959963984540054;
-
-/**
- * Wilson score interval for `successes` out of `n` (successes may be fractional when ties
- * count half). With n = 0 nothing is known: [0, 1].
- */
-export function wilsonInterval(successes: number, n: number, z: number = z95): Interval {
-  if (n <= 0) return { low: 0, high: 1 };
-  const p = successes / n;
-  const z2 = z * z;
-  const denominator = 1 + z2 / n;
-  const centre = (p + z2 / (2 * n)) / denominator;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denominator;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+function interval(successes: number, n: number): Interval {
+  const [low, high] = wilsonInterval(successes, n);
+  return { low, high };
 }
 
 /** The judge's hard choice from its probability that `a` is better. */
@@ -67,7 +56,7 @@ export function agreement(labels: readonly HumanLabel[]): Agreement {
       if (ai === label.winner) agree++;
     }
   }
-  return { n, agree, rate: n > 0 ? agree / n : null, interval: wilsonInterval(agree, n), humanTies, aiTies };
+  return { n, agree, rate: n > 0 ? agree / n : null, interval: interval(agree, n), humanTies, aiTies };
 }
 
 export interface WinRate {
@@ -84,35 +73,25 @@ export interface WinRate {
   interval: Interval;
 }
 
-/** Blind win rates per (policy, opponent), ties counted as half a win, from policy-pair labels. */
+/**
+ * Blind win rates per (policy, opponent), from policy-pair labels: a person's pick becomes a
+ * hard verdict (1, 0, or 0.5 for a tie), scored like the evaluator's verdicts.
+ */
 export function winRates(labels: readonly HumanLabel[]): WinRate[] {
-  const byMatchup = new Map<string, WinRate>();
+  const byMatchup = new Map<string, { policy: string; opponent: string; verdicts: number[] }>();
   for (const label of labels) {
     if (label.kind !== 'policy') continue;
     const key = JSON.stringify([label.sourceA, label.sourceB]);
     let entry = byMatchup.get(key);
     if (!entry) {
-      entry = {
-        policy: label.sourceA,
-        opponent: label.sourceB,
-        wins: 0,
-        losses: 0,
-        ties: 0,
-        n: 0,
-        rate: null,
-        interval: { low: 0, high: 1 },
-      };
+      entry = { policy: label.sourceA, opponent: label.sourceB, verdicts: [] };
       byMatchup.set(key, entry);
     }
-    entry.n++;
-    if (label.winner === 'a') entry.wins++;
-    else if (label.winner === 'b') entry.losses++;
-    else entry.ties++;
+    entry.verdicts.push(label.winner === 'a' ? 1 : label.winner === 'b' ? 0 : 0.5);
   }
-  for (const entry of byMatchup.values()) {
-    const score = entry.wins + entry.ties / 2;
-    entry.rate = score / entry.n;
-    entry.interval = wilsonInterval(score, entry.n);
-  }
-  return [...byMatchup.values()];
+  return [...byMatchup.values()].map(({ policy, opponent, verdicts }) => {
+    const rate = winRate(verdicts);
+    const { wins, losses, ties, n } = rate;
+    return { policy, opponent, wins, losses, ties, n, rate: rate.rate, interval: { low: rate.low, high: rate.high } };
+  });
 }

@@ -1,25 +1,43 @@
 /**
  * The SQLite handles the dashboard keeps on run stores: one better-sqlite3 connection per run,
- * opened on first use and shared by the human-label table and the read-only queries on other
- * tables. A run without a store.sqlite gets one only when a label is written.
+ * opened on first use and shared by the human-label table and the reads of the pipeline's
+ * tables (through their owner's RunStore). A run without a store.sqlite gets one only when a
+ * label is written; the pipeline's tables are only read, never created, from here.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 
 import { HumanLabelStore } from '../store/human-labels.ts';
+import { RunStore, openRunDatabase, type EvalSampleRow, type EvalVerdictRow, type StoredPreference } from '../store/run-store.ts';
+import { groupsFromStore, type SampleGroup } from './dashboard-samples.ts';
+
+interface Handle {
+  db: Database.Database;
+  labels: HumanLabelStore;
+  runStore?: RunStore;
+}
+
+export interface StageInfo {
+  name: string;
+  status: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+/** Both policies' evaluation responses and the training judge's verdicts on them. */
+export interface PolicySamples {
+  start: EvalSampleRow[];
+  final: EvalSampleRow[];
+  judgeVerdicts: EvalVerdictRow[];
+}
 
 export class RunStores {
-  private readonly handles = new Map<string, { db: Database.Database; labels: HumanLabelStore }>();
+  private readonly handles = new Map<string, Handle>();
 
   hasStore(runDir: string): boolean {
     return this.handles.has(runDir) || existsSync(join(runDir, 'store.sqlite'));
-  }
-
-  /** The run's database, created if missing. */
-  db(runDir: string): Database.Database {
-    return this.open(runDir).db;
   }
 
   labels(runDir: string): HumanLabelStore {
@@ -34,17 +52,52 @@ export class RunStores {
     return this.hasStore(runDir) ? this.labels(runDir).labelledPairIds() : new Set();
   }
 
+  /** Stage status from the pipeline's table; empty when the run has none. */
+  stages(runDir: string): StageInfo[] {
+    return this.runStore(runDir)?.stages() ?? [];
+  }
+
+  /** Sample groups from the store, or undefined when the pipeline stored no samples. */
+  sampleGroups(runDir: string): SampleGroup[] | undefined {
+    const store = this.runStore(runDir);
+    if (!store) return undefined;
+    const samples = store.samples();
+    return samples.length > 0 ? groupsFromStore(samples, store.preferences()) : undefined;
+  }
+
+  storedPreferences(runDir: string): StoredPreference[] {
+    return this.runStore(runDir)?.preferences() ?? [];
+  }
+
+  policySamples(runDir: string): PolicySamples {
+    const store = this.runStore(runDir);
+    if (!store) return { start: [], final: [], judgeVerdicts: [] };
+    return { start: store.evalSamples('start'), final: store.evalSamples('final'), judgeVerdicts: store.evalVerdicts('judge') };
+  }
+
   close(): void {
     for (const { db } of this.handles.values()) db.close();
     this.handles.clear();
   }
 
-  private open(runDir: string): { db: Database.Database; labels: HumanLabelStore } {
+  /** The pipeline's RunStore, once its tables exist (they are created by the pipeline only). */
+  private runStore(runDir: string): RunStore | undefined {
+    if (!this.hasStore(runDir)) return undefined;
+    const handle = this.open(runDir);
+    if (!handle.runStore) {
+      const found = handle.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_samples'")
+        .get();
+      if (found) handle.runStore = new RunStore(handle.db);
+    }
+    return handle.runStore;
+  }
+
+  private open(runDir: string): Handle {
     let handle = this.handles.get(runDir);
     if (!handle) {
-      const db = new Database(join(runDir, 'store.sqlite'));
-      // A training run may be writing the same file; wait for its lock instead of failing.
-      db.pragma('busy_timeout = 5000');
+      // WAL and a busy timeout: a training run may be writing the same file.
+      const db = openRunDatabase(join(runDir, 'store.sqlite'));
       handle = { db, labels: new HumanLabelStore({ db }) };
       this.handles.set(runDir, handle);
     }

@@ -5,9 +5,18 @@
 import type { MetricsRecord } from '../../src/util/metrics.ts';
 import type { PreferencePage as ServerPreferencePage, PreferenceRow } from '../../src/serve/dashboard-pairs.ts';
 import type { AuditFile, MetricsPage, RunListing } from '../../src/serve/dashboard-runs.ts';
+import type { SampleGroup, SampleGroupSummary } from '../../src/serve/dashboard-samples.ts';
+import type { StageInfo } from '../../src/serve/dashboard-store.ts';
 import type { Agreement, Interval, WinRate } from '../../src/serve/dashboard-stats.ts';
 
-export type { Agreement, AuditFile, Interval, MetricsPage, MetricsRecord, PreferenceRow, RunListing, WinRate };
+export type { Agreement, AuditFile, Interval, MetricsPage, MetricsRecord, PreferenceRow, RunListing };
+export type { SampleGroup, SampleGroupSummary, StageInfo, WinRate };
+
+export interface SamplePage {
+  source: 'store' | 'preferences';
+  total: number;
+  items: SampleGroupSummary[];
+}
 
 export interface PreferencePage extends ServerPreferencePage {
   problems: string[];
@@ -20,6 +29,7 @@ export interface RunDetail {
   preferences: number;
   problems: string[];
   labels: number;
+  stages: StageInfo[];
 }
 
 export interface PreferenceFilters {
@@ -82,6 +92,9 @@ export const api = {
     return request<PreferencePage>(`${run(name)}/preferences?${params}`);
   },
   preference: (name: string, index: number) => request<PreferenceRow>(`${run(name)}/preferences/${index}`),
+  samples: (name: string, q: string, offset: number, limit: number) =>
+    request<SamplePage>(`${run(name)}/samples?${new URLSearchParams({ q, offset: String(offset), limit: String(limit) })}`),
+  sample: (name: string, promptIndex: number) => request<SampleGroup>(`${run(name)}/samples/${promptIndex}`),
   audits: (name: string) => request<{ audits: AuditFile[] }>(`${run(name)}/audits`),
   nextPair: (name: string, kind: string) => request<NextPair>(`${run(name)}/compare/next?kind=${kind}`),
   label: (name: string, presentationId: string, choice: 'left' | 'right' | 'tie') =>

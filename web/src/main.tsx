@@ -4,7 +4,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 
-import { render } from 'preact';
+import { Component, render, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 
 import { RunList } from './pages/run-list.tsx';
@@ -25,6 +25,23 @@ export function parseHash(hash: string): Route {
   if (parts[0] !== 'runs' || !parts[1]) return { tab: 'metrics' };
   const tab = tabs.includes(parts[2] as RunTab) ? (parts[2] as RunTab) : 'metrics';
   return { run: parts[1], tab, item: parts[3] };
+}
+
+/** Shows a failed page's error instead of a blank screen; a new route clears it. */
+class ErrorBoundary extends Component<{ children: ComponentChildren; route: string }, { error?: Error }> {
+  override state: { error?: Error } = {};
+
+  static override getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+
+  override componentDidUpdate(previous: { route: string }) {
+    if (previous.route !== this.props.route && this.state.error) this.setState({ error: undefined });
+  }
+
+  render() {
+    return this.state.error ? <p class="error">This page failed: {this.state.error.message}</p> : this.props.children;
+  }
 }
 
 function App() {
@@ -48,7 +65,9 @@ function App() {
         )}
       </header>
       <main class="page">
-        {route.run ? <RunPage key={route.run} run={route.run} tab={route.tab} item={route.item} /> : <RunList />}
+        <ErrorBoundary route={`${route.run}/${route.tab}/${route.item}`}>
+          {route.run ? <RunPage key={route.run} run={route.run} tab={route.tab} item={route.item} /> : <RunList />}
+        </ErrorBoundary>
       </main>
     </>
   );

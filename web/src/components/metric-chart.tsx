@@ -48,6 +48,7 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
   const seriesKey = series.map((s) => `${s.stage}:${s.key}`).join('|');
   const data = alignSeries(records, series);
   const points = data[0].length;
+  const stages = [...new Set(series.map((s) => s.stage))].join(', ');
 
   // Create the chart when the set of series changes.
   useEffect(() => {
@@ -95,7 +96,7 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
     <section class="chart-card" data-chart={title} data-points={points}>
       <header>
         <h3>{title}</h3>
-        <span class="muted">{points > 0 ? `${points} steps` : ''}</span>
+        <span class="muted small">{points > 0 ? `${stages} · ${points} steps` : ''}</span>
       </header>
       {series.length === 0 ? <div class="chart-empty">no data yet</div> : <div class="chart" ref={container} />}
     </section>

@@ -19,7 +19,7 @@ export function SoftLabel({ p }: { p: number }) {
 
 export function PairDetail({ row }: { row: PreferenceRow }) {
   return (
-    <article class="pair-detail" data-sample={row.index}>
+    <article class="pair-detail" data-preference={row.index}>
       <div class="prompt">
         <div class="label">Prompt</div>
         <p>{row.prompt}</p>

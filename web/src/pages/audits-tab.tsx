@@ -20,6 +20,9 @@ function Value({ value }: { value: unknown }) {
       </ol>
     );
   }
+  if (typeof value === 'object' && isTableOfRecords(value as Record<string, unknown>)) {
+    return <RecordTable rows={value as Record<string, Record<string, unknown>>} />;
+  }
   if (typeof value === 'object') {
     return (
       <table class="kv">
@@ -37,6 +40,44 @@ function Value({ value }: { value: unknown }) {
     );
   }
   return <span class={typeof value === 'number' ? 'num' : ''}>{number(value)}</span>;
+}
+
+/** An object whose values are all flat objects: shown as one table, a row per key. */
+function isTableOfRecords(value: Record<string, unknown>): boolean {
+  const rows = Object.values(value);
+  return (
+    rows.length > 1 &&
+    rows.every((row) => typeof row === 'object' && row !== null && !Array.isArray(row)) &&
+    rows.every((row) => Object.values(row as object).every((cell) => typeof cell !== 'object' || cell === null))
+  );
+}
+
+function RecordTable({ rows }: { rows: Record<string, Record<string, unknown>> }) {
+  const columns = [...new Set(Object.values(rows).flatMap((row) => Object.keys(row)))];
+  return (
+    <table class="table audit-table">
+      <thead>
+        <tr>
+          <th />
+          {columns.map((c) => (
+            <th key={c}>{c}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(rows).map(([name, row]) => (
+          <tr key={name}>
+            <th>{name}</th>
+            {columns.map((c) => (
+              <td key={c} class="num">
+                <Value value={row[c]} />
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function AuditsTab({ run }: { run: string }) {

@@ -73,13 +73,21 @@ export function CompareTab({ run }: { run: string }) {
           Pairs
           <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value as 'judged' | 'policy')}>
             <option value="judged">labelled by the AI judge</option>
-            <option value="policy">from two policies</option>
+            <option value="policy">final vs start policy</option>
           </select>
         </label>
         {pair && <span class="muted small">{pair.remaining} of {pair.total} pairs still unlabelled</span>}
       </div>
       {error && <p class="error">{error}</p>}
-      {pair?.done && <p class="card muted">Every pair of this kind has a label. Thank you.</p>}
+      {pair?.done && (
+        <p class="card muted done">
+          {pair.total === 0
+            ? kind === 'policy'
+              ? 'This run stored no evaluation responses of a start and a final policy to compare.'
+              : 'This run has no pairs labelled by the AI judge yet.'
+            : `All ${pair.total} pairs of this kind have a label.`}
+        </p>
+      )}
       {pair && !pair.done && (
         <div class="blind" data-presentation={pair.presentationId}>
           <div class="prompt">

@@ -5,8 +5,8 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 
-import { api, type PreferenceFilters, type PreferencePage } from '../api.ts';
-import { SoftLabel } from '../components/pair-detail.tsx';
+import { api, type PreferenceFilters, type PreferencePage, type PreferenceRow } from '../api.ts';
+import { PairDetail, SoftLabel } from '../components/pair-detail.tsx';
 import { percent, runHref } from '../format.ts';
 import { Pager } from './samples-tab.tsx';
 
@@ -20,10 +20,17 @@ const initialFilters: PreferenceFilters = {
   limit: 50,
 };
 
-export function PreferencesTab({ run }: { run: string }) {
+export function PreferencesTab({ run, item }: { run: string; item?: string }) {
   const [filters, setFilters] = useState(initialFilters);
   const [page, setPage] = useState<PreferencePage | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<PreferenceRow | null>(null);
+  const index = item === undefined ? undefined : Number(item);
+
+  useEffect(() => {
+    if (index === undefined || !Number.isInteger(index)) return setSelected(null);
+    api.preference(run, index).then(setSelected, (e: Error) => setError(e.message));
+  }, [run, index]);
 
   useEffect(() => {
     api.preferences(run, filters).then(setPage, (e: Error) => setError(e.message));
@@ -77,6 +84,17 @@ export function PreferencesTab({ run }: { run: string }) {
         </label>
       </form>
       {error && <p class="error">{error}</p>}
+      {selected && (
+        <div class="selected-pair">
+          <div class="selected-head">
+            <span class="muted small">preference #{selected.index}</span>
+            <a class="small" href={runHref(run, 'preferences')}>
+              close ✕
+            </a>
+          </div>
+          <PairDetail row={selected} />
+        </div>
+      )}
       {page && (
         <>
           <p class="muted small">
@@ -97,7 +115,11 @@ export function PreferencesTab({ run }: { run: string }) {
             </thead>
             <tbody>
               {page.items.map((row) => (
-                <tr key={row.index} onClick={() => (location.hash = runHref(run, 'samples', row.index))}>
+                <tr
+                  key={row.index}
+                  class={row.index === index ? 'active' : ''}
+                  onClick={() => (location.hash = runHref(run, 'preferences', row.index))}
+                >
                   <td class="muted">{row.index}</td>
                   <td class="clip">{row.prompt}</td>
                   <td class="clip">{row.chosen}</td>

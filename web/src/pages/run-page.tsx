@@ -50,6 +50,11 @@ export function RunPage({ run, tab, item }: RunPageProps) {
               {metrics.live ? '● training' : 'idle'} · {metrics.last.stage} step {metrics.last.step}
             </span>
           )}
+          {detail?.stages.map((stage) => (
+            <span key={stage.name} class={stage.status === 'done' ? 'chip stage done' : 'chip stage running'}>
+              {stage.status === 'done' ? '✓' : '…'} {stage.name}
+            </span>
+          ))}
           {detail && <span class="chip">{detail.preferences} preferences</span>}
           {detail?.summary &&
             Object.entries(detail.summary)
@@ -80,7 +85,7 @@ export function RunPage({ run, tab, item }: RunPageProps) {
       </nav>
       {tab === 'metrics' && <MetricsTab metrics={metrics} />}
       {tab === 'samples' && <SamplesTab run={run} item={item} />}
-      {tab === 'preferences' && <PreferencesTab run={run} />}
+      {tab === 'preferences' && <PreferencesTab run={run} item={item} />}
       {tab === 'audits' && <AuditsTab run={run} />}
       {tab === 'compare' && <CompareTab run={run} />}
     </section>
