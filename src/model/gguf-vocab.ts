@@ -271,3 +271,49 @@ export function tokenizerJsonOf(tokenizer: Tokenizer): Record<string, unknown> |
   if (tokenizer instanceof SpmTokenizer) return tokenizerJsonFromVocab(vocabFromSpmTokenizer(tokenizer));
   return undefined;
 }
+
+/** llama.cpp's pre-tokenizer name for a byte-level tokenizer.json's pre_tokenizer. */
+function preTokenizerName(preTokenizer: unknown): string {
+  const text = JSON.stringify(preTokenizer ?? null);
+  for (const [name, pattern] of Object.entries(PRE_TOKENIZER_PATTERNS)) {
+    if (text.includes(JSON.stringify(pattern))) return name;
+  }
+  return text.includes('"Digits"') ? 'smollm' : 'gpt2';
+}
+
+/**
+ * The GGUF vocabulary of one of our tokenizers: SentencePiece ones as "llama", byte-level BPE
+ * tokenizer.json ones as "gpt2" (merges, added tokens as control or user-defined tokens).
+ */
+export function vocabOf(tokenizer: Tokenizer): GgufVocab {
+  if (tokenizer instanceof SpmTokenizer) return vocabFromSpmTokenizer(tokenizer);
+  if (!(tokenizer instanceof HfTokenizer)) throw new Error('this tokenizer has no vocabulary to export');
+  const { json } = tokenizer;
+  const model = json.model as { type?: string; vocab: Record<string, number>; merges: (string | string[])[] };
+  if (model.type !== 'BPE' || !JSON.stringify(json.decoder ?? '').includes('ByteLevel')) {
+    throw new Error('only SentencePiece and byte-level BPE tokenizers can be exported to GGUF');
+  }
+  const tokens: string[] = [];
+  const tokenTypes: number[] = [];
+  for (const [token, id] of Object.entries(model.vocab)) {
+    tokens[id] = token;
+    tokenTypes[id] = TokenType.NORMAL;
+  }
+  for (const added of (json.added_tokens ?? []) as { id: number; content: string; special?: boolean }[]) {
+    tokens[added.id] = added.content;
+    tokenTypes[added.id] = added.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
+  for (let id = 0; id < tokens.length; id++) {
+    // Holes in the id range become unused placeholder tokens.
+    if (tokens[id] === undefined) [tokens[id], tokenTypes[id]] = [`[PAD${id}]`, TokenType.UNUSED];
+  }
+  return {
+    model: 'gpt2',
+    tokens,
+    tokenTypes,
+    merges: model.merges.map((merge) => (Array.isArray(merge) ? merge.join(' ') : merge)),
+    bosId: tokenizer.bosId,
+    eosId: tokenizer.eosId,
+    pre: preTokenizerName(json.pre_tokenizer),
+  };
+}

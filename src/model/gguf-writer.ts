@@ -8,10 +8,10 @@
 import { rename, writeFile } from 'node:fs/promises';
 
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from './gguf-reader.ts';
-import { TokenType, type GgufVocab } from './gguf-vocab.ts';
+import { TokenType, vocabOf, type GgufVocab } from './gguf-vocab.ts';
 import { ggufTensorName, toHfTensors, withRopeStyle } from './hf-layout.ts';
 import { float32ToHalf } from './safetensors.ts';
-import type { LlamaConfig, LlamaWeights } from './types.ts';
+import type { LlamaConfig, LlamaWeights, Tokenizer } from './types.ts';
 
 type ScalarType = Exclude<(typeof GgufValueType)[keyof typeof GgufValueType], 9>;
 
@@ -149,8 +149,11 @@ export function serializeGguf(
 export interface ExportGgufOptions {
   config: LlamaConfig;
   weights: LlamaWeights;
-  /** The vocabulary (pieces with ▁ for spaces, scores, types, bos/eos), see vocabFromPieces in gguf-vocab.ts. */
-  tokenizer: GgufVocab;
+  /**
+   * The model's Tokenizer (SentencePiece or byte-level BPE), or its vocabulary as GGUF data
+   * (pieces with ▁ for spaces, scores, types, bos/eos; see vocabFromPieces).
+   */
+  tokenizer: GgufVocab | Tokenizer;
   /** 'F32' (default) or 'F16' for the 2-D weight matrices; norms stay F32 either way. */
   fileType?: 'F32' | 'F16';
   /** general.name; default "rlaif". */
@@ -165,13 +168,16 @@ export function serializeModelGguf(options: ExportGgufOptions): Uint8Array {
 
 /** The metadata and tensors a model's GGUF file is made of. */
 export function modelGgufParts(options: ExportGgufOptions): { metadata: GgufMetadataEntry[]; tensors: GgufTensorInput[] } {
-  const { tokenizer: vocab, fileType = 'F32' } = options;
+  const { fileType = 'F32' } = options;
+  const given = 'tokens' in options.tokenizer ? options.tokenizer : vocabOf(options.tokenizer);
   // qwen2 carries q/k/v biases and rotates 'half' pairs; llama has no biases and rotates interleaved.
   const arch = options.config.qkvBias ? 'qwen2' : 'llama';
   const { config, weights } = withRopeStyle(options.config, options.weights, arch === 'qwen2' ? 'half' : 'interleaved');
-  if (vocab.tokens.length !== config.vocabSize) {
-    throw new Error(`the vocabulary has ${vocab.tokens.length} tokens, the model ${config.vocabSize}`);
+  if (given.tokens.length > config.vocabSize) {
+    throw new Error(`the vocabulary has ${given.tokens.length} tokens, the model only ${config.vocabSize}`);
   }
+  // HF models often pad the embedding beyond the tokenizer; GGUF wants one token per row.
+  const vocab = padVocab(given, config.vocabSize);
 
   const key = (name: string) => `${arch}.${name}`;
   const u32 = GgufValueType.UINT32;
@@ -202,6 +208,19 @@ export function modelGgufParts(options: ExportGgufOptions): { metadata: GgufMeta
     };
   });
   return { metadata, tensors };
+}
+
+/** The vocabulary with unused `[PADn]` tokens appended up to `size`. */
+function padVocab(vocab: GgufVocab, size: number): GgufVocab {
+  const missing = size - vocab.tokens.length;
+  if (missing === 0) return vocab;
+  const ids = Array.from({ length: missing }, (_, i) => vocab.tokens.length + i);
+  return {
+    ...vocab,
+    tokens: [...vocab.tokens, ...ids.map((id) => `[PAD${id}]`)],
+    ...(vocab.scores ? { scores: [...vocab.scores, ...ids.map(() => 0)] } : {}),
+    tokenTypes: [...(vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL)), ...ids.map(() => TokenType.UNUSED)],
+  };
 }
 
 function vocabMetadata(vocab: GgufVocab): GgufMetadataEntry[] {

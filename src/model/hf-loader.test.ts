@@ -121,10 +121,12 @@ describe('Hugging Face folders', () => {
     expect(hf.tokenizer.piece(4)).toBe(' hi');
 
     const ids = [3, 4, 5, 6, 0];
-    const gguf = ggufModel(parseGguf(serializeModelGguf({
-      config: hf.config, weights: hf.weights,
-      tokenizer: { model: 'gpt2', tokens: Object.keys(byteLevelJson.model.vocab).concat(['x', 'y', '<|endoftext|>']).slice(0, 10), merges: byteLevelJson.model.merges, bosId: 7, eosId: 7 },
-    }), 'q.gguf'));
+    const ggufFile = parseGguf(serializeModelGguf({ config: hf.config, weights: hf.weights, tokenizer: hf.tokenizer }), 'q.gguf');
+    const gguf = ggufModel(ggufFile);
+    const vocab = ggufVocab(ggufFile);
+    expect(vocab).toMatchObject({ model: 'gpt2', merges: ['h i', '\u0120 hi'], eosId: 7 });
+    expect(vocab.tokens.slice(7)).toEqual(['<|endoftext|>', '[PAD8]', '[PAD9]']);
+    expect(tokenizerFromVocab(vocab, 'q.gguf').encode('hi hi!<|endoftext|>')).toEqual([3, 4, 5, 7]);
     expect(maxLogitDifference(
       await engineLogits(hf.config, hf.weights, hf.tokenizer, ids),
       await engineLogits(gguf.config, gguf.weights, hf.tokenizer, ids),
