@@ -77,7 +77,7 @@ export class PolicyGradientTrainer extends OnlineTrainer {
     }
     this.stage = algo;
     this.reward = options.reward;
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.config.optimizer.maxGradNorm);
+    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer);
   }
 
   protected get settings(): RunSettings {

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { ensureBackend } from '../model/backend.ts';
+import { ValueHead } from '../model/heads.ts';
 import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
@@ -36,7 +37,6 @@ import {
   selectRows,
   std,
 } from './rollout.ts';
-import { ScalarHead } from './scalar-head.ts';
 import { TrainingState } from './training-state.ts';
 
 export interface PpoTrainerOptions extends OnlineTrainerOptions {
@@ -45,7 +45,7 @@ export interface PpoTrainerOptions extends OnlineTrainerOptions {
   /** Settings; validated here (defaults filled in). */
   config: PpoConfigInput;
   /** An existing value head (e.g. from a reward model) instead of a fresh one. */
-  valueHead?: ScalarHead;
+  valueHead?: ValueHead;
 }
 
 /** Per-step tensors computed once from the rollout, before the update epochs. */
@@ -61,7 +61,7 @@ interface StepTensors {
 
 export class PpoTrainer extends OnlineTrainer {
   readonly config: PpoConfig;
-  readonly valueHead: ScalarHead;
+  readonly valueHead: ValueHead;
   protected readonly stage = 'ppo';
   protected readonly state: TrainingState;
   private readonly reward: RewardSource;
@@ -78,12 +78,10 @@ export class PpoTrainer extends OnlineTrainer {
     super(options);
     this.config = ppoConfigSchema.parse(options.config);
     this.reward = options.reward;
-    this.valueHead = options.valueHead ?? new ScalarHead(options.policy.config.dim, { seed: this.config.seed });
-    const { optimizer } = this.config;
+    this.valueHead = options.valueHead ?? new ValueHead({ dim: options.policy.config.dim, seed: this.config.seed });
     this.state = new TrainingState(
       { policy: options.policy.trainableVariables(), value: this.valueHead.variables() },
-      optimizer,
-      optimizer.maxGradNorm,
+      this.config.optimizer,
     );
     const kl = this.config.kl;
     this.kl = kl.adaptive ? { value: kl.coef, target: kl.target, horizon: kl.horizon } : { value: kl.coef };

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { readSafetensors, serializeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import { RlaifError } from '../util/errors.ts';
-import { AdamW, type AdamWOptions, clipByGlobalNorm } from './adamw.ts';
+import { AdamW, clipByGlobalNorm, disposeMap } from '../model/optim.ts';
 
 /** A checkpoint that does not fit the objects it is loaded into. */
 export class CheckpointError extends RlaifError {
@@ -34,17 +34,28 @@ interface Snapshot {
   optimizer: ReturnType<AdamW['exportState']>;
 }
 
+/** Optimiser settings as the trainers' configs spell them. */
+export interface OptimizerSettings {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Global gradient-norm clip; 0 = off. */
+  maxGradNorm: number;
+}
+
 export class TrainingState {
   readonly optimizer: AdamW;
   private snapshotData?: Snapshot;
 
   /** groups: named lists of variables (e.g. policy, value); checkpoints name tensors by them. */
-  constructor(
-    readonly groups: Record<string, tf.Variable[]>,
-    optimizer: AdamWOptions,
-    private readonly maxGradNorm: number,
-  ) {
-    this.optimizer = new AdamW(optimizer);
+  private readonly maxGradNorm: number;
+
+  constructor(readonly groups: Record<string, tf.Variable[]>, settings: OptimizerSettings) {
+    const { learningRate: lr, beta1, beta2, eps, weightDecay } = settings;
+    this.optimizer = new AdamW(this.variables, { lr, beta1, beta2, eps, weightDecay });
+    this.maxGradNorm = settings.maxGradNorm > 0 ? settings.maxGradNorm : Infinity;
   }
 
   get variables(): tf.Variable[] {
@@ -66,10 +77,9 @@ export class TrainingState {
       return out.loss;
     }, variables);
     const loss = value.dataSync()[0];
-    const gradList = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-    const clipped = clipByGlobalNorm(gradList, this.maxGradNorm);
+    const clipped = clipByGlobalNorm(grads, this.maxGradNorm);
     const applied = Number.isFinite(loss) && Number.isFinite(clipped.norm);
-    if (applied) this.optimizer.apply(variables, clipped.grads);
+    if (applied) this.optimizer.applyGradients(clipped.grads);
 
     const auxValues: Record<string, number> = {};
     for (const [name, t] of Object.entries(aux)) {
@@ -77,7 +87,8 @@ export class TrainingState {
       t.dispose();
     }
     value.dispose();
-    for (const g of new Set([...gradList, ...clipped.grads])) g.dispose();
+    disposeMap(grads);
+    disposeMap(clipped.grads);
     return { applied, loss, gradNorm: clipped.norm, aux: auxValues };
   }
 
@@ -93,7 +104,7 @@ export class TrainingState {
   restore(): void {
     const snap = this.snapshotData;
     if (!snap) throw new CheckpointError('no good state to restore: snapshot() was never called');
-    this.variables.forEach((v, i) => v.assign(tf.tensor(snap.values[i], v.shape)));
+    tf.tidy(() => this.variables.forEach((v, i) => v.assign(tf.tensor(snap.values[i], v.shape))));
     this.optimizer.importState(snap.optimizer);
   }
 
@@ -121,9 +132,9 @@ export class TrainingState {
       variables.forEach((v, i) => tensors.push([`${group}.${i}`, { shape: v.shape, data: new Float32Array(v.dataSync()) }]));
     }
     const optimizer = this.optimizer.exportState();
-    optimizer.moments.forEach((m, i) => {
-      tensors.push([`optimizer.m.${i}`, { shape: m.shape, data: m.m }]);
-      tensors.push([`optimizer.v.${i}`, { shape: m.shape, data: m.v }]);
+    this.optimizer.variables.forEach((variable, i) => {
+      tensors.push([`optimizer.m.${i}`, { shape: variable.shape, data: optimizer.m[i] }]);
+      tensors.push([`optimizer.v.${i}`, { shape: variable.shape, data: optimizer.v[i] }]);
     });
     writeFileSync(join(temporary, 'state.safetensors'), serializeSafetensors(tensors, { format: 'rlaif-trainer' }));
     const state = { step, optimizerStep: optimizer.step, ...extra };
@@ -150,17 +161,14 @@ export class TrainingState {
       });
     }
     const state = JSON.parse(readFileSync(join(checkpoint, 'trainer-state.json'), 'utf8'));
-    const moments: { shape: number[]; m: Float32Array; v: Float32Array }[] = [];
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
     for (let i = 0; stored.tensors.has(`optimizer.m.${i}`); i++) {
-      const m = stored.tensors.get(`optimizer.m.${i}`)!;
-      const v = stored.tensors.get(`optimizer.v.${i}`)!;
-      moments.push({
-        shape: m.shape,
-        m: tensorToFloat32(m, file, `optimizer.m.${i}`),
-        v: tensorToFloat32(v, file, `optimizer.v.${i}`),
-      });
+      m.push(tensorToFloat32(stored.tensors.get(`optimizer.m.${i}`)!, file, `optimizer.m.${i}`));
+      v.push(tensorToFloat32(stored.tensors.get(`optimizer.v.${i}`)!, file, `optimizer.v.${i}`));
     }
-    this.optimizer.importState({ step: Number(state.optimizerStep ?? 0), moments });
+    const names = this.optimizer.variables.map((x) => x.name);
+    this.optimizer.importState({ step: Number(state.optimizerStep ?? 0), names, m, v });
     return state;
   }
 
