@@ -8,11 +8,11 @@ import { z } from 'zod';
 
 import { InputError } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
-import { isLoopback, startDashboard } from '../serve/dashboard-server.ts';
+import { startDashboard } from '../serve/dashboard-server.ts';
 
 const optionsSchema = z.object({
   runs: z.string().min(1),
-  port: z.coerce.number().int().min(0).max(65535),
+  port: z.coerce.number({ message: 'expected a port number from 0 to 65535' }).int().min(0).max(65535),
   host: z.string().min(1),
 });
 
@@ -31,12 +31,6 @@ export function register(program: Command): void {
       }
       const logger = createLogger();
       const { runs, port, host } = parsed.data;
-      if (!isLoopback(host)) {
-        process.stderr.write(
-          `warning: binding to ${host} makes the dashboard reachable from other machines; ` +
-            'it has no authentication\n',
-        );
-      }
       const server = await startDashboard({ runsDir: resolve(runs), port, host, logger });
       process.stdout.write(`dashboard on ${server.url} (runs in ${resolve(runs)})\n`);
 

@@ -38,7 +38,11 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
   const logger = options.logger ?? silentLogger;
   const loopback = isLoopback(host);
   if (!loopback) {
-    logger.warn({ host }, 'dashboard bound beyond loopback: anyone who can reach it can read runs and add labels');
+    logger.warn(
+      { host },
+      'dashboard bound beyond loopback: it has no authentication, so anyone who can reach it ' +
+        'can read the runs and add labels',
+    );
   }
   const { app, close } = createDashboardApp({
     runsDir: options.runsDir,

@@ -17,6 +17,12 @@ export function SoftLabel({ p }: { p: number }) {
   );
 }
 
+/** Whether both presentation orders picked the same response. */
+export function ConsistencyBadge({ consistent }: { consistent?: boolean }) {
+  if (consistent === undefined) return <>–</>;
+  return consistent ? <span class="badge ok">agreed</span> : <span class="badge bad">disagreed</span>;
+}
+
 export function PairDetail({ row }: { row: PreferenceRow }) {
   return (
     <article class="pair-detail" data-preference={row.index}>
@@ -51,13 +57,7 @@ export function PairDetail({ row }: { row: PreferenceRow }) {
         <dd>{row.principle ?? '–'}</dd>
         <dt>Both orders</dt>
         <dd>
-          {row.consistent === undefined ? (
-            '–'
-          ) : row.consistent ? (
-            <span class="badge ok">agreed</span>
-          ) : (
-            <span class="badge bad">disagreed</span>
-          )}
+          <ConsistencyBadge consistent={row.consistent} />
         </dd>
         <dt>Confidence</dt>
         <dd>|p − 0.5| = {row.margin.toFixed(3)}</dd>

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, type SampleGroup, type SamplePage } from '../api.ts';
-import { SoftLabel } from '../components/pair-detail.tsx';
+import { ConsistencyBadge, SoftLabel } from '../components/pair-detail.tsx';
 import { runHref } from '../format.ts';
 
 const pageSize = 50;
@@ -112,13 +112,7 @@ function SampleDetail({ group }: { group: SampleGroup }) {
                 <SoftLabel p={verdict.pChosen} />
               </td>
               <td>
-                {verdict.consistent === undefined ? (
-                  '–'
-                ) : verdict.consistent ? (
-                  <span class="badge ok">agreed</span>
-                ) : (
-                  <span class="badge bad">disagreed</span>
-                )}
+                <ConsistencyBadge consistent={verdict.consistent} />
               </td>
               <td>{verdict.principle ?? '–'}</td>
               <td class="rationale">
