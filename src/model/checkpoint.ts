@@ -8,7 +8,7 @@
  * the same logits. Our own config is kept under `rlaif.llamaConfig` in config.json so that
  * loadCheckpoint undoes the permutation and returns exactly the weights that were saved.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { z } from 'zod';
@@ -22,8 +22,14 @@ import {
   withRopeStyle,
   type NamedTensor,
 } from './hf-layout.ts';
-import { readSafetensors, serializeSafetensors, tensorToFloat32, type SafetensorsFile } from './safetensors.ts';
+import {
+  readSafetensors,
+  serializeSafetensors,
+  tensorToFloat32,
+  type SafetensorsFile,
+} from './safetensors.ts';
 import { tokenizerJsonOf } from './gguf-vocab.ts';
+import { readJsonFile } from './model-file.ts';
 import type { LlamaConfig, LlamaWeights, Tokenizer } from './types.ts';
 
 export const CHECKPOINT_WEIGHTS_FILE = 'model.safetensors';
@@ -131,21 +137,6 @@ async function replaceFile(path: string, contents: Uint8Array | string): Promise
   const temporary = `${path}.partial-${process.pid}`;
   await writeFile(temporary, contents);
   await rename(temporary, path);
-}
-
-/** Reads `config.json` as JSON, naming the file when it is missing or malformed. */
-export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ModelFormatError(path, `cannot read: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ModelFormatError(path, `not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 /**

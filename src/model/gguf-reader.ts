@@ -8,10 +8,9 @@
  * [in, out] and the same row-major bytes. llama.cpp's converter permutes HF q/k rows into the
  * interleaved RoPE layout for llama; qwen2 keeps the HF 'half' (NEOX) layout.
  */
-import { readFile } from 'node:fs/promises';
-
 import { ModelFormatError } from '../util/errors.ts';
 import { fromHfTensors, ggufTensorName } from './hf-layout.ts';
+import { readModelFile } from './model-file.ts';
 import { bfloat16ToFloat32, halfToFloat32 } from './safetensors.ts';
 import type { LlamaConfig, LlamaWeights } from './types.ts';
 
@@ -68,7 +67,8 @@ class Cursor {
 
   private need(n: number, what: string): number {
     if (this.position + n > this.bytes.byteLength) {
-      throw new ModelFormatError(this.file, `truncated: ${what} at byte ${this.position} runs past the end of the file`);
+      const problem = `truncated: ${what} at byte ${this.position} runs past the end of the file`;
+      throw new ModelFormatError(this.file, problem);
     }
     const at = this.position;
     this.position += n;
@@ -113,7 +113,8 @@ function shortestFloat32(value: number): number {
 
 /** uint64/int64 become numbers when exact, bigints otherwise. */
 function narrow(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  const exact = value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
+  return exact ? Number(value) : value;
 }
 
 function readValue(cursor: Cursor, type: number, key: string, file: string): GgufValue {
@@ -147,7 +148,8 @@ export function parseGguf(bytes: Uint8Array, path: string): GgufFile {
   const cursor = new Cursor(bytes, path);
   const magic = cursor.u32('magic number');
   if (magic !== GGUF_MAGIC) {
-    throw new ModelFormatError(path, `not a GGUF file: magic number 0x${magic.toString(16).padStart(8, '0')}, expected "GGUF"`);
+    const found = magic.toString(16).padStart(8, '0');
+    throw new ModelFormatError(path, `not a GGUF file: magic number 0x${found}, expected "GGUF"`);
   }
   const version = cursor.u32('version');
   if (version !== 2 && version !== 3) {
@@ -183,7 +185,8 @@ export function parseGguf(bytes: Uint8Array, path: string): GgufFile {
   for (const info of tensors.values()) {
     const end = dataOffset + info.offset + tensorByteLength(file, info);
     if (end > bytes.byteLength) {
-      throw new ModelFormatError(path, `truncated: tensor "${info.name}" ends at byte ${end} of ${bytes.byteLength}`);
+      const problem = `truncated: tensor "${info.name}" ends at byte ${end} of ${bytes.byteLength}`;
+      throw new ModelFormatError(path, problem);
     }
   }
   return file;
@@ -191,13 +194,7 @@ export function parseGguf(bytes: Uint8Array, path: string): GgufFile {
 
 /** Reads and parses a GGUF file from disk. */
 export async function readGguf(path: string): Promise<GgufFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new ModelFormatError(path, `cannot read: ${(error as Error).message}`, { cause: error });
-  }
-  return parseGguf(bytes, path);
+  return parseGguf(await readModelFile(path), path);
 }
 
 export function typeName(type: number): string {
@@ -215,7 +212,8 @@ const BLOCK_LAYOUT: Record<number, { bytes: number; elements: number }> = {
 function unsupported(file: GgufFile, info: GgufTensorInfo): ModelFormatError {
   return new ModelFormatError(
     file.path,
-    `tensor "${info.name}" has type ${typeName(info.type)}, which is not supported (F32, F16, BF16, Q8_0 are)`,
+    `tensor "${info.name}" has type ${typeName(info.type)}, ` +
+      'which is not supported (F32, F16, BF16, Q8_0 are)',
   );
 }
 
@@ -225,7 +223,8 @@ function tensorByteLength(file: GgufFile, info: GgufTensorInfo): number {
   if (!layout) return 0;
   const elements = info.dims.reduce((a, b) => a * b, 1);
   if (elements % layout.elements !== 0) {
-    throw new ModelFormatError(file.path, `tensor "${info.name}": ${elements} elements do not fill whole ${typeName(info.type)} blocks`);
+    const problem = `${elements} elements do not fill whole ${typeName(info.type)} blocks`;
+    throw new ModelFormatError(file.path, `tensor "${info.name}": ${problem}`);
   }
   return (elements / layout.elements) * layout.bytes;
 }
@@ -273,7 +272,9 @@ export function metadataNumber(file: GgufFile, key: string, fallback?: number): 
 export function metadataString(file: GgufFile, key: string, fallback?: string): string {
   const value = file.metadata.get(key);
   if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'string') throw new ModelFormatError(file.path, `metadata "${key}" is missing or not a string`);
+  if (typeof value !== 'string') {
+    throw new ModelFormatError(file.path, `metadata "${key}" is missing or not a string`);
+  }
   return value;
 }
 

@@ -95,7 +95,11 @@ export function ggufVocab(file: GgufFile): GgufVocab {
 }
 
 /** Merges that make a BPE reproduce SentencePiece's highest-score-first merging. */
-export function sentencePieceMerges(tokens: string[], scores: number[], types?: number[]): [string, string][] {
+export function sentencePieceMerges(
+  tokens: string[],
+  scores: number[],
+  types?: number[],
+): [string, string][] {
   const isNormal = (id: number) => (types?.[id] ?? TokenType.NORMAL) === TokenType.NORMAL;
   const ids = new Map<string, number>();
   tokens.forEach((token, id) => {
@@ -121,14 +125,18 @@ export function sentencePieceMerges(tokens: string[], scores: number[], types?: 
 }
 
 /** Split patterns of the byte-level pre-tokenizers llama.cpp names in `tokenizer.ggml.pre`. */
+const CONTRACTIONS = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|";
+const PUNCTUATION_AND_SPACE = "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const PRE_TOKENIZER_PATTERNS: Record<string, string> = {
-  'llama-bpe': "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  // Numbers in runs of up to three digits (Llama-3) or one digit at a time (Qwen2).
+  'llama-bpe': `${CONTRACTIONS}\\p{N}{1,3}${PUNCTUATION_AND_SPACE}`,
+  qwen2: `${CONTRACTIONS}\\p{N}${PUNCTUATION_AND_SPACE}`,
 };
 
 function byteLevelPreTokenizer(pre: string | undefined): Record<string, unknown> {
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  const pattern = pre ? PRE_TOKENIZER_PATTERNS[pre] ?? PRE_TOKENIZER_PATTERNS[pre.replace(/^llama3$/, 'llama-bpe')] : undefined;
+  const name = pre === 'llama3' ? 'llama-bpe' : pre;
+  const pattern = name === undefined ? undefined : PRE_TOKENIZER_PATTERNS[name];
   if (pattern) {
     return {
       type: 'Sequence',

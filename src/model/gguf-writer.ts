@@ -10,7 +10,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from './gguf-reader.ts';
 import { TokenType, vocabOf, type GgufVocab } from './gguf-vocab.ts';
 import { ggufTensorName, toHfTensors, withRopeStyle } from './hf-layout.ts';
-import { float32ToHalf } from './safetensors.ts';
+import { bytesOf, float32ToHalf } from './safetensors.ts';
 import type { LlamaConfig, LlamaWeights, Tokenizer } from './types.ts';
 
 type ScalarType = Exclude<(typeof GgufValueType)[keyof typeof GgufValueType], 9>;
@@ -81,9 +81,13 @@ class ByteSink {
   }
 }
 
-function writeScalar(sink: ByteSink, type: ScalarType, value: number | bigint | boolean | string, key: string): void {
+type Scalar = number | bigint | boolean | string;
+
+function writeScalar(sink: ByteSink, type: ScalarType, value: Scalar, key: string): void {
   const numeric = () => {
-    if (typeof value !== 'number') throw new Error(`metadata "${key}": expected a number, got ${typeof value}`);
+    if (typeof value !== 'number') {
+      throw new Error(`metadata "${key}": expected a number, got ${typeof value}`);
+    }
     return value;
   };
   switch (type) {
@@ -114,7 +118,7 @@ export function serializeGguf(
   sink.u64(tensors.length);
   const entries = alignment === GGUF_DEFAULT_ALIGNMENT
     ? metadata
-    : [...metadata, { key: 'general.alignment', type: GgufValueType.UINT32, value: alignment } as GgufMetadataEntry];
+    : [...metadata, { key: 'general.alignment', type: GgufValueType.UINT32, value: alignment } as const];
   sink.u64(entries.length);
   for (const entry of entries) {
     sink.string(entry.key);
@@ -167,12 +171,16 @@ export function serializeModelGguf(options: ExportGgufOptions): Uint8Array {
 }
 
 /** The metadata and tensors a model's GGUF file is made of. */
-export function modelGgufParts(options: ExportGgufOptions): { metadata: GgufMetadataEntry[]; tensors: GgufTensorInput[] } {
+export function modelGgufParts(options: ExportGgufOptions): {
+  metadata: GgufMetadataEntry[];
+  tensors: GgufTensorInput[];
+} {
   const { fileType = 'F32' } = options;
   const given = 'tokens' in options.tokenizer ? options.tokenizer : vocabOf(options.tokenizer);
   // qwen2 carries q/k/v biases and rotates 'half' pairs; llama has no biases and rotates interleaved.
   const arch = options.config.qkvBias ? 'qwen2' : 'llama';
-  const { config, weights } = withRopeStyle(options.config, options.weights, arch === 'qwen2' ? 'half' : 'interleaved');
+  const ropeStyle = arch === 'qwen2' ? 'half' : 'interleaved';
+  const { config, weights } = withRopeStyle(options.config, options.weights, ropeStyle);
   if (given.tokens.length > config.vocabSize) {
     throw new Error(`the vocabulary has ${given.tokens.length} tokens, the model only ${config.vocabSize}`);
   }
@@ -204,7 +212,7 @@ export function modelGgufParts(options: ExportGgufOptions): { metadata: GgufMeta
       name: ggufTensorName(tensor.name),
       dims: [...tensor.shape].reverse(),
       type: half ? GgmlType.F16 : GgmlType.F32,
-      bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      bytes: bytesOf(values),
     };
   });
   return { metadata, tensors };
@@ -219,33 +227,31 @@ function padVocab(vocab: GgufVocab, size: number): GgufVocab {
     ...vocab,
     tokens: [...vocab.tokens, ...ids.map((id) => `[PAD${id}]`)],
     ...(vocab.scores ? { scores: [...vocab.scores, ...ids.map(() => 0)] } : {}),
-    tokenTypes: [...(vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL)), ...ids.map(() => TokenType.UNUSED)],
+    tokenTypes: [
+      ...(vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL)),
+      ...ids.map(() => TokenType.UNUSED),
+    ],
   };
 }
 
 function vocabMetadata(vocab: GgufVocab): GgufMetadataEntry[] {
-  const entries: GgufMetadataEntry[] = [
-    { key: 'tokenizer.ggml.model', type: GgufValueType.STRING, value: vocab.model },
-    { key: 'tokenizer.ggml.tokens', type: GgufValueType.STRING, value: vocab.tokens },
-  ];
-  if (vocab.pre) entries.push({ key: 'tokenizer.ggml.pre', type: GgufValueType.STRING, value: vocab.pre });
-  if (vocab.scores) entries.push({ key: 'tokenizer.ggml.scores', type: GgufValueType.FLOAT32, value: vocab.scores });
-  const types = vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL);
-  entries.push({ key: 'tokenizer.ggml.token_type', type: GgufValueType.INT32, value: types });
-  if (vocab.merges) entries.push({ key: 'tokenizer.ggml.merges', type: GgufValueType.STRING, value: vocab.merges });
-  const ids: [string, number | undefined][] = [
-    ['bos_token_id', vocab.bosId], ['eos_token_id', vocab.eosId], ['unknown_token_id', vocab.unkId],
-    ['padding_token_id', vocab.padId],
-  ];
-  for (const [name, id] of ids) {
-    if (id !== undefined) entries.push({ key: `tokenizer.ggml.${name}`, type: GgufValueType.UINT32, value: id });
-  }
-  if (vocab.addSpacePrefix !== undefined) {
-    entries.push({ key: 'tokenizer.ggml.add_space_prefix', type: GgufValueType.BOOL, value: vocab.addSpacePrefix });
-  }
-  if (vocab.addBos !== undefined) {
-    entries.push({ key: 'tokenizer.ggml.add_bos_token', type: GgufValueType.BOOL, value: vocab.addBos });
-  }
+  const { STRING, FLOAT32, INT32, UINT32, BOOL } = GgufValueType;
+  const entries: GgufMetadataEntry[] = [];
+  const add = (name: string, type: ScalarType, value: GgufMetadataEntry['value'] | undefined) => {
+    if (value !== undefined) entries.push({ key: `tokenizer.ggml.${name}`, type, value });
+  };
+  add('model', STRING, vocab.model);
+  add('tokens', STRING, vocab.tokens);
+  add('pre', STRING, vocab.pre);
+  add('scores', FLOAT32, vocab.scores);
+  add('token_type', INT32, vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL));
+  add('merges', STRING, vocab.merges);
+  add('bos_token_id', UINT32, vocab.bosId);
+  add('eos_token_id', UINT32, vocab.eosId);
+  add('unknown_token_id', UINT32, vocab.unkId);
+  add('padding_token_id', UINT32, vocab.padId);
+  add('add_space_prefix', BOOL, vocab.addSpacePrefix);
+  add('add_bos_token', BOOL, vocab.addBos);
   return entries;
 }
 

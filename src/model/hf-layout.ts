@@ -100,8 +100,9 @@ function layerShapes(config: LlamaConfig): Record<keyof LlamaLayerWeights, numbe
 
 /** Weights as HF-named tensors. The caller chooses the RoPE convention first (see withRopeStyle). */
 export function toHfTensors(config: LlamaConfig, weights: LlamaWeights): NamedTensor[] {
+  const embeddingShape = [config.vocabSize, config.dim];
   const tensors: NamedTensor[] = [
-    { name: 'model.embed_tokens.weight', shape: [config.vocabSize, config.dim], data: weights.tokenEmbedding },
+    { name: 'model.embed_tokens.weight', shape: embeddingShape, data: weights.tokenEmbedding },
   ];
   const shapes = layerShapes(config);
   weights.layers.forEach((layer, index) => {

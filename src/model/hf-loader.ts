@@ -13,9 +13,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ModelFormatError } from '../util/errors.ts';
-import { checkpointConfig, readJsonFile, tensorIndex } from './checkpoint.ts';
+import { checkpointConfig, tensorIndex } from './checkpoint.ts';
 import { fromHfTensors, withRopeStyle } from './hf-layout.ts';
 import { HfTokenizer } from './hf-tokenizer.ts';
+import { readJsonFile } from './model-file.ts';
 import { readSafetensors } from './safetensors.ts';
 import { SpmTokenizer, TokenType } from './tokenizer-spm.ts';
 import type { LlamaConfig, LlamaWeights, Tokenizer } from './types.ts';
@@ -45,7 +46,8 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
   if (tokenizer.vocabSize > stored.vocabSize) {
     throw new ModelFormatError(
       join(dir, 'tokenizer.json'),
-      `tokenizer does not fit the model: it has ${tokenizer.vocabSize} tokens, the model's vocabulary has ${stored.vocabSize}`,
+      `tokenizer does not fit the model: it has ${tokenizer.vocabSize} tokens, ` +
+        `the model's vocabulary has ${stored.vocabSize}`,
     );
   }
   return { config: stored, weights: restored.weights, tokenizer, format };
@@ -61,8 +63,10 @@ async function readWeightFiles(dir: string) {
   }
   const index = (await readJsonFile(indexPath)) as { weight_map?: unknown };
   const weightMap = index.weight_map;
-  if (!weightMap || typeof weightMap !== 'object' || !Object.values(weightMap).every((f) => typeof f === 'string')) {
-    throw new ModelFormatError(indexPath, 'field "weight_map": expected an object of tensor name → file name');
+  const valid = weightMap && typeof weightMap === 'object' &&
+    Object.values(weightMap).every((file) => typeof file === 'string');
+  if (!valid) {
+    throw new ModelFormatError(indexPath, 'field "weight_map": expected an object of tensor → file names');
   }
   const shards = [...new Set(Object.values(weightMap as Record<string, string>))];
   const files = [];
@@ -86,12 +90,32 @@ function tokenContent(value: unknown): string | undefined {
 }
 
 /** The tokenizer of an HF folder; `modelConfig` (config.json) supplies BOS/EOS ids if given. */
-export async function loadHfTokenizer(dir: string, modelConfig: Record<string, unknown> = {}): Promise<Tokenizer> {
+export async function loadHfTokenizer(
+  dir: string,
+  modelConfig: Record<string, unknown> = {},
+): Promise<Tokenizer> {
   const path = join(dir, 'tokenizer.json');
   const json = (await readJsonFile(path)) as Record<string, unknown>;
   const configPath = join(dir, 'tokenizer_config.json');
-  const tokenizerConfig = existsSync(configPath) ? (await readJsonFile(configPath)) as Record<string, unknown> : {};
+  const tokenizerConfig = existsSync(configPath)
+    ? ((await readJsonFile(configPath)) as Record<string, unknown>)
+    : {};
   return tokenizerFromHfJson(json, { tokenizerConfig, modelConfig, source: path });
+}
+
+/** The parts of tokenizer.json read here. */
+interface BpeModelJson {
+  type?: string;
+  vocab?: Record<string, number>;
+  merges?: unknown[];
+  byte_fallback?: boolean;
+  unk_token?: string;
+}
+
+interface AddedTokenJson {
+  id: number;
+  content: string;
+  special?: boolean;
 }
 
 export interface HfTokenizerSources {
@@ -103,18 +127,21 @@ export interface HfTokenizerSources {
 /** Builds our Tokenizer from tokenizer.json contents (see the module comment for which kind). */
 export function tokenizerFromHfJson(json: Record<string, unknown>, sources: HfTokenizerSources): Tokenizer {
   const { tokenizerConfig = {}, modelConfig = {}, source } = sources;
-  const model = json.model as { type?: string; vocab?: Record<string, number>; merges?: unknown[]; byte_fallback?: boolean; unk_token?: string } | undefined;
+  const model = json.model as BpeModelJson | undefined;
   if (!model || typeof model.vocab !== 'object' || model.vocab === null) {
     throw new ModelFormatError(source, 'field "model.vocab": missing; not a tokenizer.json');
   }
-  const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []) as { id: number; content: string; special?: boolean }[];
+  const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []) as AddedTokenJson[];
   const idOf = (token: string | undefined) =>
     token === undefined ? undefined : added.find((t) => t.content === token)?.id ?? model.vocab![token];
   const firstId = (value: unknown) => (Array.isArray(value) ? value[0] : value) as number | undefined;
   const eosId = firstId(modelConfig.eos_token_id) ?? idOf(tokenContent(tokenizerConfig.eos_token));
   const bosId = firstId(modelConfig.bos_token_id) ?? idOf(tokenContent(tokenizerConfig.bos_token)) ?? eosId;
   if (typeof eosId !== 'number' || typeof bosId !== 'number') {
-    throw new ModelFormatError(source, 'no EOS token: neither config.json eos_token_id nor tokenizer_config.json eos_token names one');
+    throw new ModelFormatError(
+      source,
+      'no EOS token: neither config.json eos_token_id nor tokenizer_config.json eos_token names one',
+    );
   }
 
   if (isSentencePieceStyle(json)) return spmFromHfJson(json, model, added, { bosId, eosId });
@@ -135,8 +162,8 @@ function isSentencePieceStyle(json: Record<string, unknown>): boolean {
  */
 function spmFromHfJson(
   json: Record<string, unknown>,
-  model: { vocab?: Record<string, number>; merges?: unknown[]; unk_token?: string },
-  added: { id: number; content: string; special?: boolean }[],
+  model: BpeModelJson,
+  added: AddedTokenJson[],
   ids: { bosId: number; eosId: number },
 ): SpmTokenizer {
   const size = Math.max(...Object.values(model.vocab!), ...added.map((t) => t.id)) + 1;
@@ -160,6 +187,7 @@ function spmFromHfJson(
   // Pieces no merge forms (single characters) never win a merge.
   const scores = pieces.map((piece) => scoreOf.get(piece) ?? -1e9);
   const prefixed = JSON.stringify([json.normalizer, json.pre_tokenizer]);
-  const addDummyPrefix = prefixed.includes('Prepend') || /"prepend_scheme":"(first|always)"|"add_prefix_space":true/.test(prefixed);
+  const addDummyPrefix = prefixed.includes('Prepend') ||
+    /"prepend_scheme":"(first|always)"|"add_prefix_space":true/.test(prefixed);
   return new SpmTokenizer({ pieces, scores, tokenTypes, ...ids, unkId, addDummyPrefix });
 }

@@ -55,7 +55,8 @@ export class HfTokenizer implements Tokenizer {
     try {
       this.core = new HfTokenizerCore(tokenizerJson, config);
     } catch (error) {
-      throw new ModelFormatError(options.source, `tokenizer cannot be built: ${(error as Error).message}`, { cause: error });
+      const problem = `tokenizer cannot be built: ${(error as Error).message}`;
+      throw new ModelFormatError(options.source, problem, { cause: error });
     }
     const vocab = this.core.get_vocab(true);
     this.vocabSize = Math.max(...vocab.values()) + 1;

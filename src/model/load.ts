@@ -67,12 +67,14 @@ async function loadFolder(dir: string, options: LoadModelOptions): Promise<Loade
   if (names.includes('config.json')) return loadHfModel(dir);
   const ggufs = names.filter((name) => name.endsWith('.gguf'));
   if (ggufs.length === 1) return loadGgufModel(join(dir, ggufs[0]));
-  const checkpoints = names.filter((name) => name.endsWith('.bin') && !/^(tok\d*|tokenizer)\.bin$/.test(name));
+  const isTokenizer = (name: string) => /^(tok\d*|tokenizer)\.bin$/.test(name);
+  const checkpoints = names.filter((name) => name.endsWith('.bin') && !isTokenizer(name));
   if (ggufs.length === 0 && checkpoints.length === 1) return loadLlama2c(join(dir, checkpoints[0]), options);
+  const found = names.length === 0 ? 'an empty folder' : names.join(', ');
   throw new ModelFormatError(
     dir,
-    'cannot tell which model to load: expected config.json, exactly one .gguf file, or exactly one llama2.c .bin ' +
-      `checkpoint (found ${names.length === 0 ? 'an empty folder' : names.join(', ')})`,
+    'cannot tell which model to load: expected config.json, exactly one .gguf file, ' +
+      `or exactly one llama2.c .bin checkpoint (found ${found})`,
   );
 }
 

@@ -4,9 +4,10 @@
  * the raw little-endian tensor bytes. Reads F32, F16 and BF16 as Float32Array; writes F32 (and
  * passes any other dtype through as raw bytes, so a file read here is written back byte-exact).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 
 import { ModelFormatError } from '../util/errors.ts';
+import { readModelFile } from './model-file.ts';
 
 /** Bytes per element of each dtype the container may hold. */
 const DTYPE_BYTES: Record<string, number> = {
@@ -38,7 +39,10 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 /** Parses a whole safetensors file held in memory; `file` names it in errors. */
 export function parseSafetensors(buffer: Uint8Array, file: string): SafetensorsFile {
   if (buffer.byteLength < 8) {
-    throw new ModelFormatError(file, `truncated: ${buffer.byteLength} bytes, shorter than the 8-byte header length`);
+    throw new ModelFormatError(
+      file,
+      `truncated: ${buffer.byteLength} bytes, shorter than the 8-byte header length`,
+    );
   }
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
@@ -46,14 +50,20 @@ export function parseSafetensors(buffer: Uint8Array, file: string): SafetensorsF
     throw new ModelFormatError(file, `not a safetensors file: header length ${headerLength} is implausible`);
   }
   if (8 + headerLength > buffer.byteLength) {
-    throw new ModelFormatError(file, `truncated: header of ${headerLength} bytes runs past the end of the file`);
+    throw new ModelFormatError(
+      file,
+      `truncated: header of ${headerLength} bytes runs past the end of the file`,
+    );
   }
 
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(8, 8 + headerLength)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(8, 8 + headerLength));
+    header = JSON.parse(text);
   } catch (error) {
-    throw new ModelFormatError(file, 'not a safetensors file: the header is not valid JSON', { cause: error });
+    throw new ModelFormatError(file, 'not a safetensors file: the header is not valid JSON', {
+      cause: error,
+    });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new ModelFormatError(file, 'not a safetensors file: the header is not a JSON object');
@@ -104,20 +114,17 @@ function checkEntry(
     );
   }
   if (end > dataLength) {
-    throw new ModelFormatError(file, `truncated: tensor "${name}" ends at byte ${end} of a ${dataLength}-byte data section`);
+    throw new ModelFormatError(
+      file,
+      `truncated: tensor "${name}" ends at byte ${end} of a ${dataLength}-byte data section`,
+    );
   }
   return { dtype, shape: shape as number[], bytes: data.subarray(begin, end) };
 }
 
 /** Reads a safetensors file from disk. */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let buffer: Buffer;
-  try {
-    buffer = await readFile(path);
-  } catch (error) {
-    throw new ModelFormatError(path, `cannot read: ${(error as Error).message}`, { cause: error });
-  }
-  return parseSafetensors(buffer, path);
+  return parseSafetensors(await readModelFile(path), path);
 }
 
 /** Decodes a stored tensor of dtype F32, F16 or BF16 into a fresh Float32Array. */
@@ -213,12 +220,12 @@ export function serializeSafetensors(
   let offset = 0;
   for (const [name, tensor] of tensors) {
     if (name === '__metadata__') throw new Error('"__metadata__" is not a valid tensor name');
-    const { dtype, bytes } = 'data' in tensor
-      ? { dtype: 'F32', bytes: new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength) }
-      : tensor;
+    const { dtype, bytes } = 'data' in tensor ? { dtype: 'F32', bytes: bytesOf(tensor.data) } : tensor;
     const elements = tensor.shape.reduce((a, b) => a * b, 1);
     if (bytes.byteLength !== elements * (DTYPE_BYTES[dtype] ?? NaN)) {
-      throw new Error(`tensor "${name}": ${bytes.byteLength} bytes do not hold shape [${tensor.shape}] of ${dtype}`);
+      throw new Error(
+        `tensor "${name}": ${bytes.byteLength} bytes do not hold shape [${tensor.shape}] of ${dtype}`,
+      );
     }
     header[name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + bytes.byteLength] };
     chunks.push(bytes);
@@ -237,6 +244,11 @@ export function serializeSafetensors(
     position += chunk.byteLength;
   }
   return out;
+}
+
+/** The bytes under a typed array (a view, not a copy). */
+export function bytesOf(values: Float32Array | Uint16Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
 
 /** Writes tensors (and optional metadata) to a safetensors file. */

@@ -47,7 +47,11 @@ function rope(x: Float64Array, heads: number, headDim: number, pos: number, conf
 }
 
 /** Logits [tokens.length][vocab] of one sequence, computed in float64. */
-export function referenceLogits(config: LlamaConfig, weights: LlamaWeights, tokens: number[]): Float64Array[] {
+export function referenceLogits(
+  config: LlamaConfig,
+  weights: LlamaWeights,
+  tokens: number[],
+): Float64Array[] {
   const { dim, nHeads, nKvHeads, hiddenDim, vocabSize } = config;
   const headDim = dim / nHeads;
   const keys: Float64Array[][] = weights.layers.map(() => []);
@@ -102,7 +106,8 @@ export function referenceLogits(config: LlamaConfig, weights: LlamaWeights, toke
 /** Seeded random weights for `config`, values in about [-scale, scale]. */
 export function randomWeights(config: LlamaConfig, seed: number, scale = 0.2): LlamaWeights {
   const rng = makeRng(seed);
-  const fill = (n: number, base = 0) => Float32Array.from({ length: n }, () => base + (rng.next() * 2 - 1) * scale);
+  const fill = (n: number, base = 0) =>
+    Float32Array.from({ length: n }, () => base + (rng.next() * 2 - 1) * scale);
   const headDim = config.dim / config.nHeads;
   const qDim = config.nHeads * headDim;
   const kvDim = config.nKvHeads * headDim;
