@@ -12,7 +12,11 @@ import { startDashboard } from '../serve/dashboard-server.ts';
 
 const optionsSchema = z.object({
   runs: z.string().min(1),
-  port: z.coerce.number({ message: 'expected a port number from 0 to 65535' }).int().min(0).max(65535),
+  port: z.coerce
+    .number({ message: 'expected a port number from 0 to 65535' })
+    .int()
+    .min(0)
+    .max(65535),
   host: z.string().min(1),
 });
 
@@ -22,7 +26,11 @@ export function register(program: Command): void {
     .description('serve the dashboard: runs, metrics, samples, audits and blind comparisons')
     .option('--runs <dir>', 'folder holding one folder per run', 'runs')
     .option('--port <n>', 'port to listen on (0 picks a free one)', '4780')
-    .option('--host <address>', 'interface to bind; anything but loopback exposes your runs', '127.0.0.1')
+    .option(
+      '--host <address>',
+      'interface to bind; anything but loopback exposes your runs',
+      '127.0.0.1',
+    )
     .action(async (raw: Record<string, string>) => {
       const parsed = optionsSchema.safeParse(raw);
       if (!parsed.success) {

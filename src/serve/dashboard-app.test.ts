@@ -19,7 +19,11 @@ import { readMetricsSince, readPreferences } from './dashboard-runs.ts';
 import { startDashboard } from './dashboard-server.ts';
 import { agreement, winRates } from './dashboard-stats.ts';
 
-function label(winner: 'a' | 'b' | 'tie', aiProbA: number | null, kind: 'judged' | 'policy' = 'judged'): HumanLabel {
+function label(
+  winner: 'a' | 'b' | 'tie',
+  aiProbA: number | null,
+  kind: 'judged' | 'policy' = 'judged',
+): HumanLabel {
   return {
     id: 0,
     pairId: 'p',
@@ -39,7 +43,14 @@ function label(winner: 'a' | 'b' | 'tie', aiProbA: number | null, kind: 'judged'
 
 describe('figures from human labels', () => {
   it('agreement counts decided pairs only, with a Wilson interval', () => {
-    const labels = [label('a', 0.9), label('b', 0.2), label('a', 0.7), label('a', 0.3), label('tie', 0.8), label('a', null)];
+    const labels = [
+      label('a', 0.9),
+      label('b', 0.2),
+      label('a', 0.7),
+      label('a', 0.3),
+      label('tie', 0.8),
+      label('a', null),
+    ];
     const result = agreement(labels);
     expect(result).toMatchObject({ n: 4, agree: 3, rate: 0.75, humanTies: 1, aiTies: 0 });
     // p = 3/4, n = 4, z = 1.96: Wilson bounds computed by hand.
@@ -48,9 +59,22 @@ describe('figures from human labels', () => {
   });
 
   it('win rate counts ties as half a win', () => {
-    const labels = [label('a', null, 'policy'), label('a', 0.6, 'policy'), label('b', null, 'policy'), label('tie', null, 'policy')];
+    const labels = [
+      label('a', null, 'policy'),
+      label('a', 0.6, 'policy'),
+      label('b', null, 'policy'),
+      label('tie', null, 'policy'),
+    ];
     const [rate] = winRates(labels);
-    expect(rate).toMatchObject({ policy: 'final', opponent: 'start', wins: 2, losses: 1, ties: 1, n: 4, rate: 0.625 });
+    expect(rate).toMatchObject({
+      policy: 'final',
+      opponent: 'start',
+      wins: 2,
+      losses: 1,
+      ties: 1,
+      n: 4,
+      rate: 0.625,
+    });
     expect(rate.interval.low).toBeCloseTo(0.219427, 5);
     expect(rate.interval.high).toBeCloseTo(0.908101, 5);
     expect(winRates([label('a', 0.9)])).toEqual([]);
@@ -88,14 +112,18 @@ describe('run files', () => {
 
     // A rewritten, shorter file starts over.
     writeFileSync(file, first);
-    expect(readMetricsSince(file, next.cursor)).toMatchObject({ reset: true, records: [{ step: 1 }] });
+    expect(readMetricsSince(file, next.cursor)).toMatchObject({
+      reset: true,
+      records: [{ step: 1 }],
+    });
   });
 
   it('filters preferences by consistency, confidence and length', () => {
     const run = writeFixtureRun({ runsDir: dir, name: 'prefs', withStore: false });
     const { records, problems } = readPreferences(join(run, 'preferences.jsonl'));
     expect(problems).toEqual([]);
-    const query = (q: Record<string, string>) => queryPreferences(records, preferenceQuerySchema.parse(q));
+    const query = (q: Record<string, string>) =>
+      queryPreferences(records, preferenceQuerySchema.parse(q));
     expect(query({ consistency: 'inconsistent' }).items.map((r) => r.index)).toEqual([3, 7, 11]);
     expect(query({ maxMargin: '0.05' }).items.map((r) => r.pChosen)).toEqual([0.52, 0.54]);
     const shorter = query({ length: 'shorter' }).items;
@@ -106,7 +134,10 @@ describe('run files', () => {
 
   it('reports a bad preference line by file, line and field', () => {
     const file = join(dir, 'bad.jsonl');
-    writeFileSync(file, '{"prompt":"p","chosen":"a","rejected":"b","pChosen":2,"judge":"j","source":"ai"}\n');
+    writeFileSync(
+      file,
+      '{"prompt":"p","chosen":"a","rejected":"b","pChosen":2,"judge":"j","source":"ai"}\n',
+    );
     expect(readPreferences(file).problems[0]).toMatch(/bad\.jsonl:1, field "pChosen"/);
   });
 });
@@ -115,7 +146,8 @@ describe('dashboard API', () => {
   let dir: string;
   let dashboard: DashboardApp;
   const local = { host: '127.0.0.1:4780' };
-  const get = (path: string, headers: Record<string, string> = local) => dashboard.app.request(path, { headers });
+  const get = (path: string, headers: Record<string, string> = local) =>
+    dashboard.app.request(path, { headers });
   const post = (path: string, body: unknown) =>
     dashboard.app.request(path, {
       method: 'POST',
@@ -144,15 +176,25 @@ describe('dashboard API', () => {
   });
 
   it('lists runs with stage status and serves store samples', async () => {
-    const runs = (await (await get('/api/runs')).json()) as { runs: { name: string; lastStep: number }[] };
+    const runs = (await (await get('/api/runs')).json()) as {
+      runs: { name: string; lastStep: number }[];
+    };
     expect(runs.runs).toMatchObject([{ name: 'run', lastStep: 40 }]);
-    const detail = (await (await get('/api/runs/run')).json()) as { stages: { name: string; status: string }[] };
-    expect(detail.stages.map((s) => `${s.name}:${s.status}`)).toEqual(['sample:done', 'judge:done']);
+    const detail = (await (await get('/api/runs/run')).json()) as {
+      stages: { name: string; status: string }[];
+    };
+    expect(detail.stages.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'sample:done',
+      'judge:done',
+    ]);
     const samples = (await (await get('/api/runs/run/samples?q=puddles')).json()) as {
       source: string;
       items: { promptIndex: number; responses: number; inconsistent: number }[];
     };
-    expect(samples).toMatchObject({ source: 'store', items: [{ promptIndex: 7, responses: 2, inconsistent: 1 }] });
+    expect(samples).toMatchObject({
+      source: 'store',
+      items: [{ promptIndex: 7, responses: 2, inconsistent: 1 }],
+    });
     const group = (await (await get('/api/runs/run/samples/1')).json()) as {
       responses: { text: string }[];
       verdicts: { chosen: number; rejected: number; shownFirst: number }[];
@@ -170,23 +212,37 @@ describe('dashboard API', () => {
       total: number;
     };
     expect(next.total).toBe(8);
-    const response = await post('/api/runs/run/labels', { presentationId: next.presentationId, choice: 'right' });
+    const response = await post('/api/runs/run/labels', {
+      presentationId: next.presentationId,
+      choice: 'right',
+    });
     expect(response.status).toBe(201);
-    const body = (await response.json()) as { label: HumanLabel; count: number; winRates: { n: number }[] };
+    const body = (await response.json()) as {
+      label: HumanLabel;
+      count: number;
+      winRates: { n: number }[];
+    };
     const winnerText = body.label.winner === 'a' ? body.label.responseA : body.label.responseB;
     expect(winnerText).toBe(next.right);
     expect(body.label.sourceA).toBe('final');
     expect(body.winRates).toMatchObject([{ n: 1 }]);
 
     // One label per showing; the page must fetch a new pair.
-    const again = await post('/api/runs/run/labels', { presentationId: next.presentationId, choice: 'left' });
+    const again = await post('/api/runs/run/labels', {
+      presentationId: next.presentationId,
+      choice: 'left',
+    });
     expect(again.status).toBe(409);
 
     const db = new Database(join(dir, 'run', 'store.sqlite'));
     const stored = new HumanLabelStore({ db }).list();
     db.close();
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ kind: 'policy', winner: body.label.winner, shownLeft: body.label.shownLeft });
+    expect(stored[0]).toMatchObject({
+      kind: 'policy',
+      winner: body.label.winner,
+      shownLeft: body.label.shownLeft,
+    });
   });
 
   it('rejects a malformed label', async () => {

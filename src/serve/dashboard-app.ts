@@ -39,7 +39,12 @@ import {
   type PreferenceFile,
 } from './dashboard-runs.ts';
 import { agreement, winRates } from './dashboard-stats.ts';
-import { groupsFromPreferences, querySamples, sampleQuerySchema, type SampleGroup } from './dashboard-samples.ts';
+import {
+  groupsFromPreferences,
+  querySamples,
+  sampleQuerySchema,
+  type SampleGroup,
+} from './dashboard-samples.ts';
 import { RunStores } from './dashboard-store.ts';
 
 export interface DashboardAppOptions {
@@ -235,7 +240,10 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     const file = join(dir, 'preferences.jsonl');
     if (existsSync(file)) return readPreferences(file);
     const stored = stores.storedPreferences(dir);
-    return { records: stored.map(({ promptIndex: _p, pair: _s, ...record }) => record), problems: [] };
+    return {
+      records: stored.map(({ promptIndex: _p, pair: _s, ...record }) => record),
+      problems: [],
+    };
   }
 
   function sampleGroups(dir: string): { groups: SampleGroup[]; source: 'store' | 'preferences' } {
@@ -305,7 +313,10 @@ function errorResponse(error: Error, c: Context, logger: Logger): Response {
   if (error.name === 'InputError') return c.json({ error: error.message }, 400);
   if (error instanceof z.ZodError) {
     const issue = error.issues[0];
-    return c.json({ error: new InputError(issue.message, { field: issue.path.join('.') }).message }, 400);
+    return c.json(
+      { error: new InputError(issue.message, { field: issue.path.join('.') }).message },
+      400,
+    );
   }
   logger.error({ err: error, path: c.req.path }, 'dashboard request failed');
   return c.json({ error: 'internal error' }, 500);

@@ -21,7 +21,9 @@ import { startDashboard, type DashboardServer } from './dashboard-server.ts';
 const chromiumPath = process.env.RLAIF_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = existsSync(chromiumPath);
 if (!hasChromium) {
-  console.warn(`dashboard browser tests skipped: no Chromium at ${chromiumPath} (apt-get install chromium)`);
+  console.warn(
+    `dashboard browser tests skipped: no Chromium at ${chromiumPath} (apt-get install chromium)`,
+  );
 }
 
 const chromiumArgs = [
@@ -61,7 +63,13 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     });
 
     writeFixtureRun({ runsDir, name: 'finished' });
-    writeFixtureRun({ runsDir, name: 'training', ppoSteps: 12, seed: 11, startTime: Date.now() - 60_000 });
+    writeFixtureRun({
+      runsDir,
+      name: 'training',
+      ppoSteps: 12,
+      seed: 11,
+      startTime: Date.now() - 60_000,
+    });
     server = await startDashboard({ runsDir, webDir, rng: makeRng(3) });
 
     context = await chromium.launchPersistentContext(join(scratch, 'profile'), {
@@ -76,7 +84,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   afterAll(async () => {
     await context?.close();
     await server?.close();
-    if (!process.env.RLAIF_SCREENSHOTS && scratch) rmSync(scratch, { recursive: true, force: true });
+    if (!process.env.RLAIF_SCREENSHOTS && scratch)
+      rmSync(scratch, { recursive: true, force: true });
   });
 
   it('binds to loopback by default', () => {
@@ -84,7 +93,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('lists the runs and draws a finished run\'s charts with its data', async () => {
+  it("lists the runs and draws a finished run's charts with its data", async () => {
     await page.goto(server.url);
     await page.locator('table.runs a', { hasText: 'finished' }).waitFor();
     await page.screenshot({ path: join(shots, '1-run-list.png') });
@@ -111,7 +120,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const detail = page.locator('.pair-detail');
     await detail.waitFor();
     const index = Number(await detail.getAttribute('data-sample'));
-    const group = (await (await fetch(`${server.url}/api/runs/finished/samples/${index}`)).json()) as {
+    const group = (await (
+      await fetch(`${server.url}/api/runs/finished/samples/${index}`)
+    ).json()) as {
       prompt: string;
       responses: { text: string }[];
       verdicts: { principle: string; pChosen: number }[];
@@ -119,9 +130,15 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // The samples come from the run store (two per prompt), each with its verdict.
     expect(group.responses).toHaveLength(2);
     await expect.poll(() => detail.locator('.prompt p').textContent()).toBe(group.prompt);
-    expect(await detail.locator('.response p').allTextContents()).toEqual(group.responses.map((r) => r.text));
-    expect(await detail.locator('table.verdicts').textContent()).toContain(group.verdicts[0].principle);
-    expect(await detail.locator('table.verdicts').textContent()).toContain(group.verdicts[0].pChosen.toFixed(3));
+    expect(await detail.locator('.response p').allTextContents()).toEqual(
+      group.responses.map((r) => r.text),
+    );
+    expect(await detail.locator('table.verdicts').textContent()).toContain(
+      group.verdicts[0].principle,
+    );
+    expect(await detail.locator('table.verdicts').textContent()).toContain(
+      group.verdicts[0].pChosen.toFixed(3),
+    );
     await page.screenshot({ path: join(shots, '3-sample.png'), fullPage: true });
 
     await page.click('nav.tabs a:text("Preferences")');
@@ -150,7 +167,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
       const prompt = (await blind.locator('.prompt p').textContent()) ?? '';
       const left = (await blind.locator('[data-side="left"] p').textContent()) ?? '';
       const right = (await blind.locator('[data-side="right"] p').textContent()) ?? '';
-      if (expected.length === 2) await page.screenshot({ path: join(shots, '6-compare.png'), fullPage: true });
+      if (expected.length === 2)
+        await page.screenshot({ path: join(shots, '6-compare.png'), fullPage: true });
       const side = key === '1' || key === 'ArrowLeft' ? left : key === '0' ? null : right;
       expected.push({ prompt, winnerText: side });
       await page.keyboard.press(key);
@@ -171,7 +189,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(rows).toHaveLength(5);
     rows.forEach((row, i) => {
       expect(row.prompt).toBe(expected[i].prompt);
-      const winnerText = row.winner === 'a' ? row.response_a : row.winner === 'b' ? row.response_b : null;
+      const winnerText =
+        row.winner === 'a' ? row.response_a : row.winner === 'b' ? row.response_b : null;
       expect(winnerText).toBe(expected[i].winnerText);
     });
 
@@ -180,7 +199,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const agree = decided.filter((r) => (r.ai_prob_a > 0.5 ? 'a' : 'b') === r.winner).length;
     const stat = page.locator('[data-stat="agreement"]');
     expect(await stat.getAttribute('data-n')).toBe(String(decided.length));
-    expect(await stat.locator('.big').textContent()).toBe(`${((100 * agree) / decided.length).toFixed(1)}%`);
+    expect(await stat.locator('.big').textContent()).toBe(
+      `${((100 * agree) / decided.length).toFixed(1)}%`,
+    );
     const labels = (await (await fetch(`${server.url}/api/runs/finished/labels`)).json()) as {
       agreement: { n: number; agree: number; interval: { low: number; high: number } };
     };
@@ -202,11 +223,17 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // A line still being written must not break the poll; it completes below.
     const torn = JSON.stringify(ppoMetrics(21, Date.now(), rng.next()));
     appendFileSync(file, torn.slice(0, 20));
-    await page.locator('[data-chart="Reward"][data-points="20"] canvas').waitFor({ timeout: 15_000 });
+    await page
+      .locator('[data-chart="Reward"][data-points="20"] canvas')
+      .waitFor({ timeout: 15_000 });
     appendFileSync(file, torn.slice(20) + '\n');
-    await page.locator('[data-chart="Reward"][data-points="21"] canvas').waitFor({ timeout: 15_000 });
+    await page
+      .locator('[data-chart="Reward"][data-points="21"] canvas')
+      .waitFor({ timeout: 15_000 });
 
-    expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(
+      true,
+    );
     await page.locator('.chip.live').waitFor();
     await page.screenshot({ path: join(shots, '8-training.png'), fullPage: true });
   });
@@ -222,7 +249,10 @@ async function seriesPixels(page: Page, chart: string): Promise<number> {
       const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
       let count = 0;
       for (let i = 0; i < data.length; i += 4) {
-        const near = Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]);
+        const near =
+          Math.abs(data[i] - rgb[0]) +
+          Math.abs(data[i + 1] - rgb[1]) +
+          Math.abs(data[i + 2] - rgb[2]);
         if (near < 60 && data[i + 3] > 200) count++;
       }
       return count;

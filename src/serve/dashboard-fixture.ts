@@ -27,18 +27,54 @@ export interface FixtureRunOptions {
 }
 
 const stories = [
-  ['Once upon a time, a little fox', 'found a lost bird and helped it home. They became friends.', 'ran away.'],
-  ['Tom had a red ball.', 'He shared it with his sister and they played all day.', 'It was red. Red ball. Ball.'],
-  ['The sun was hot.', 'Lily gave her dog some water and they sat in the shade happily.', 'The dog was sad and hot and it was bad.'],
-  ['A small boat sailed', 'across the calm lake, and the children waved from the shore.', 'into a storm and sank.'],
+  [
+    'Once upon a time, a little fox',
+    'found a lost bird and helped it home. They became friends.',
+    'ran away.',
+  ],
+  [
+    'Tom had a red ball.',
+    'He shared it with his sister and they played all day.',
+    'It was red. Red ball. Ball.',
+  ],
+  [
+    'The sun was hot.',
+    'Lily gave her dog some water and they sat in the shade happily.',
+    'The dog was sad and hot and it was bad.',
+  ],
+  [
+    'A small boat sailed',
+    'across the calm lake, and the children waved from the shore.',
+    'into a storm and sank.',
+  ],
   ['Sam saw a big tree.', 'He climbed it carefully and saw the whole town, smiling.', 'Tree.'],
-  ['Mia lost her hat.', 'Her friend Ben helped her look, and they found it under the bench.', 'She cried and cried and the hat was gone forever.'],
-  ['The cat wanted milk.', 'Mom poured a little bowl, and the cat purred with joy.', 'No milk. The cat was angry at everyone.'],
-  ['One day it rained.', 'The kids jumped in puddles and laughed.', 'The kids jumped in the puddles, then they laughed and laughed for a long time together.'],
+  [
+    'Mia lost her hat.',
+    'Her friend Ben helped her look, and they found it under the bench.',
+    'She cried and cried and the hat was gone forever.',
+  ],
+  [
+    'The cat wanted milk.',
+    'Mom poured a little bowl, and the cat purred with joy.',
+    'No milk. The cat was angry at everyone.',
+  ],
+  [
+    'One day it rained.',
+    'The kids jumped in puddles and laughed.',
+    'The kids jumped in the puddles, then they laughed and laughed for a long time together.',
+  ],
   ['Anna baked a cake.', 'She gave a piece to every neighbour on her street.', 'It burned.'],
-  ['A bee buzzed by.', 'It landed on a flower and made sweet honey.', 'It stung Tim and he was hurt very badly and scared.'],
+  [
+    'A bee buzzed by.',
+    'It landed on a flower and made sweet honey.',
+    'It stung Tim and he was hurt very badly and scared.',
+  ],
   ['Max built a tower.', 'It was tall; he showed his dad, who clapped.', 'It fell.'],
-  ['The moon was bright.', 'Owl sang a soft song to the sleepy forest.', 'Owl sang a song to the forest, and the forest listened, and the stars came out to hear it.'],
+  [
+    'The moon was bright.',
+    'Owl sang a soft song to the sleepy forest.',
+    'Owl sang a song to the forest, and the forest listened, and the stars came out to hear it.',
+  ],
 ];
 
 const principles = ['kindness', 'hopeful-ending', 'not-frightening', 'coherence'];
@@ -51,12 +87,22 @@ export function writeFixtureRun(options: FixtureRunOptions): string {
   const rng = makeRng(options.seed ?? 7);
   let time = options.startTime ?? Date.UTC(2026, 0, 1);
 
-  writeFileSync(join(dir, 'config.yaml'), `name: ${name}\nseed: ${options.seed ?? 7}\npolicy: stories260K\n`);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `name: ${name}\nseed: ${options.seed ?? 7}\npolicy: stories260K\n`,
+  );
 
   // Metrics: SFT loss, reward-model accuracy, then PPO with a rising reward and KL.
   const lines: string[] = [];
   for (let step = 1; step <= 10; step++) {
-    lines.push(JSON.stringify({ stage: 'sft', step, time: (time += 900), 'loss/total': 2.5 / step + 0.1 * rng.next() }));
+    lines.push(
+      JSON.stringify({
+        stage: 'sft',
+        step,
+        time: (time += 900),
+        'loss/total': 2.5 / step + 0.1 * rng.next(),
+      }),
+    );
   }
   for (let step = 1; step <= 10; step++) {
     lines.push(
@@ -70,7 +116,8 @@ export function writeFixtureRun(options: FixtureRunOptions): string {
     );
   }
   const ppoSteps = options.ppoSteps ?? 40;
-  for (let step = 1; step <= ppoSteps; step++) lines.push(JSON.stringify(ppoMetrics(step, (time += 1200), rng.next())));
+  for (let step = 1; step <= ppoSteps; step++)
+    lines.push(JSON.stringify(ppoMetrics(step, (time += 1200), rng.next())));
   writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
 
   // Preferences: alternate consistency, spread confidence, vary which response is longer.
@@ -91,7 +138,10 @@ export function writeFixtureRun(options: FixtureRunOptions): string {
       source: 'ai',
     };
   });
-  writeFileSync(join(dir, 'preferences.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(
+    join(dir, 'preferences.jsonl'),
+    records.map((r) => JSON.stringify(r)).join('\n') + '\n',
+  );
   if (options.withStore ?? true) writeFixtureStore(join(dir, 'store.sqlite'), records, rng.next);
 
   writeFileSync(
@@ -111,12 +161,19 @@ export function writeFixtureRun(options: FixtureRunOptions): string {
       2,
     ),
   );
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ winRate: 0.62, harmlessRate: 0.97, steps: ppoSteps }));
+  writeFileSync(
+    join(dir, 'summary.json'),
+    JSON.stringify({ winRate: 0.62, harmlessRate: 0.97, steps: ppoSteps }),
+  );
   return dir;
 }
 
 /** One PPO metrics line, shaped like a run that improves slowly; `noise` in [0, 1). */
-export function ppoMetrics(step: number, time: number, noise: number): Record<string, number | string> {
+export function ppoMetrics(
+  step: number,
+  time: number,
+  noise: number,
+): Record<string, number | string> {
   const progress = 1 - Math.exp(-step / 25);
   return {
     stage: 'ppo',
@@ -146,9 +203,16 @@ function writeFixtureStore(file: string, records: PreferenceRecord[], random: ()
     store.markStarted('judge', 3);
     store.markDone('judge', 4);
     records.forEach((record, promptIndex) => {
-      const texts = promptIndex % 2 === 0 ? [record.chosen, record.rejected] : [record.rejected, record.chosen];
+      const texts =
+        promptIndex % 2 === 0 ? [record.chosen, record.rejected] : [record.rejected, record.chosen];
       store.addSamples(
-        texts.map((response, sampleIndex) => ({ promptIndex, sampleIndex, prompt: record.prompt, response, finishReason: 'eos' })),
+        texts.map((response, sampleIndex) => ({
+          promptIndex,
+          sampleIndex,
+          prompt: record.prompt,
+          response,
+          finishReason: 'eos',
+        })),
       );
       store.addPreferences([{ ...record, promptIndex, pair: [0, 1] }]);
     });
@@ -159,7 +223,13 @@ function writeFixtureStore(file: string, records: PreferenceRecord[], random: ()
         { policy: 'final', promptIndex, prompt: record.prompt, response: record.chosen },
       ]),
     );
-    store.addEvalVerdicts(evalPrompts.map((_, promptIndex) => ({ judge: 'judge', promptIndex, pFinal: 0.3 + 0.6 * random() })));
+    store.addEvalVerdicts(
+      evalPrompts.map((_, promptIndex) => ({
+        judge: 'judge',
+        promptIndex,
+        pFinal: 0.3 + 0.6 * random(),
+      })),
+    );
   } finally {
     db.close();
   }

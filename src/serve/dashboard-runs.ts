@@ -4,7 +4,15 @@
  * judge audit files and the summary. Everything here only reads; a torn last line of a file
  * being written is left for the next poll.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { z } from 'zod';
@@ -188,7 +196,9 @@ export function readPreferences(file: string): PreferenceFile {
     if (parsed.success) records.push(parsed.data);
     else {
       const issue = parsed.error.issues[0];
-      problems.push(new InputError(issue.message, { ...where, field: issue.path.join('.') }).message);
+      problems.push(
+        new InputError(issue.message, { ...where, field: issue.path.join('.') }).message,
+      );
     }
   });
   const value = { records, problems };

@@ -48,20 +48,33 @@ export const sampleQuerySchema = z.object({
 export type SampleQuery = z.infer<typeof sampleQuerySchema>;
 
 /** Groups from the run store: K samples per prompt and the preferences between them. */
-export function groupsFromStore(samples: readonly SampleRow[], preferences: readonly StoredPreference[]): SampleGroup[] {
+export function groupsFromStore(
+  samples: readonly SampleRow[],
+  preferences: readonly StoredPreference[],
+): SampleGroup[] {
   const groups = new Map<number, SampleGroup>();
   for (const sample of samples) {
     let group = groups.get(sample.promptIndex);
     if (!group) {
-      group = { promptIndex: sample.promptIndex, prompt: sample.prompt, responses: [], verdicts: [] };
+      group = {
+        promptIndex: sample.promptIndex,
+        prompt: sample.prompt,
+        responses: [],
+        verdicts: [],
+      };
       groups.set(sample.promptIndex, group);
     }
-    group.responses.push({ sampleIndex: sample.sampleIndex, text: sample.response, finishReason: sample.finishReason });
+    group.responses.push({
+      sampleIndex: sample.sampleIndex,
+      text: sample.response,
+      finishReason: sample.finishReason,
+    });
   }
   for (const preference of preferences) {
     const group = groups.get(preference.promptIndex);
     if (!group) continue;
-    const position = (sampleIndex: number) => group.responses.findIndex((r) => r.sampleIndex === sampleIndex);
+    const position = (sampleIndex: number) =>
+      group.responses.findIndex((r) => r.sampleIndex === sampleIndex);
     const [first, second] = preference.pair.map(position);
     if (first < 0 || second < 0) continue;
     const firstIsChosen = group.responses[first].text === preference.chosen;
@@ -86,10 +99,15 @@ export function groupsFromPreferences(records: readonly PreferenceRecord[]): Sam
     }
     const position = (text: string) => {
       let index = group.responses.findIndex((r) => r.text === text);
-      if (index < 0) index = group.responses.push({ sampleIndex: group.responses.length, text }) - 1;
+      if (index < 0)
+        index = group.responses.push({ sampleIndex: group.responses.length, text }) - 1;
       return index;
     };
-    group.verdicts.push({ ...verdictFields(record), chosen: position(record.chosen), rejected: position(record.rejected) });
+    group.verdicts.push({
+      ...verdictFields(record),
+      chosen: position(record.chosen),
+      rejected: position(record.rejected),
+    });
   }
   return [...groups.values()];
 }
@@ -105,7 +123,9 @@ export function querySamples(
 ): { total: number; items: SampleGroupSummary[] } {
   const needle = query.q?.toLowerCase();
   const matches = needle
-    ? groups.filter((g) => [g.prompt, ...g.responses.map((r) => r.text)].some((t) => t.toLowerCase().includes(needle)))
+    ? groups.filter((g) =>
+        [g.prompt, ...g.responses.map((r) => r.text)].some((t) => t.toLowerCase().includes(needle)),
+      )
     : groups;
   return {
     total: matches.length,

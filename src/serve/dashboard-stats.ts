@@ -56,7 +56,14 @@ export function agreement(labels: readonly HumanLabel[]): Agreement {
       if (ai === label.winner) agree++;
     }
   }
-  return { n, agree, rate: n > 0 ? agree / n : null, interval: interval(agree, n), humanTies, aiTies };
+  return {
+    n,
+    agree,
+    rate: n > 0 ? agree / n : null,
+    interval: interval(agree, n),
+    humanTies,
+    aiTies,
+  };
 }
 
 export interface WinRate {
@@ -92,6 +99,15 @@ export function winRates(labels: readonly HumanLabel[]): WinRate[] {
   return [...byMatchup.values()].map(({ policy, opponent, verdicts }) => {
     const rate = winRate(verdicts);
     const { wins, losses, ties, n } = rate;
-    return { policy, opponent, wins, losses, ties, n, rate: rate.rate, interval: { low: rate.low, high: rate.high } };
+    return {
+      policy,
+      opponent,
+      wins,
+      losses,
+      ties,
+      n,
+      rate: rate.rate,
+      interval: { low: rate.low, high: rate.high },
+    };
   });
 }

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 
 import { HumanLabelStore } from '../store/human-labels.ts';
-import { RunStore, openRunDatabase, type EvalSampleRow, type EvalVerdictRow, type StoredPreference } from '../store/run-store.ts';
+import {
+  RunStore,
+  openRunDatabase,
+  type EvalSampleRow,
+  type EvalVerdictRow,
+  type StoredPreference,
+} from '../store/run-store.ts';
 import { groupsFromStore, type SampleGroup } from './dashboard-samples.ts';
 
 interface Handle {
@@ -72,7 +78,11 @@ export class RunStores {
   policySamples(runDir: string): PolicySamples {
     const store = this.runStore(runDir);
     if (!store) return { start: [], final: [], judgeVerdicts: [] };
-    return { start: store.evalSamples('start'), final: store.evalSamples('final'), judgeVerdicts: store.evalVerdicts('judge') };
+    return {
+      start: store.evalSamples('start'),
+      final: store.evalSamples('final'),
+      judgeVerdicts: store.evalVerdicts('judge'),
+    };
   }
 
   close(): void {

@@ -3,6 +3,7 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
+import './pages.css';
 
 import { Component, render, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -28,7 +29,10 @@ export function parseHash(hash: string): Route {
 }
 
 /** Shows a failed page's error instead of a blank screen; a new route clears it. */
-class ErrorBoundary extends Component<{ children: ComponentChildren; route: string }, { error?: Error }> {
+class ErrorBoundary extends Component<
+  { children: ComponentChildren; route: string },
+  { error?: Error }
+> {
   override state: { error?: Error } = {};
 
   static override getDerivedStateFromError(error: Error) {
@@ -36,11 +40,16 @@ class ErrorBoundary extends Component<{ children: ComponentChildren; route: stri
   }
 
   override componentDidUpdate(previous: { route: string }) {
-    if (previous.route !== this.props.route && this.state.error) this.setState({ error: undefined });
+    if (previous.route !== this.props.route && this.state.error)
+      this.setState({ error: undefined });
   }
 
   render() {
-    return this.state.error ? <p class="error">This page failed: {this.state.error.message}</p> : this.props.children;
+    return this.state.error ? (
+      <p class="error">This page failed: {this.state.error.message}</p>
+    ) : (
+      this.props.children
+    );
   }
 }
 
@@ -66,7 +75,11 @@ function App() {
       </header>
       <main class="page">
         <ErrorBoundary route={`${route.run}/${route.tab}/${route.item}`}>
-          {route.run ? <RunPage key={route.run} run={route.run} tab={route.tab} item={route.item} /> : <RunList />}
+          {route.run ? (
+            <RunPage key={route.run} run={route.run} tab={route.tab} item={route.item} />
+          ) : (
+            <RunList />
+          )}
         </ErrorBoundary>
       </main>
     </>

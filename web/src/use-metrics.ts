@@ -20,7 +20,11 @@ const pollMs = 1500;
 
 export function useMetrics(run: string): MetricsState {
   const records = useRef<MetricsRecord[]>([]);
-  const [state, setState] = useState<MetricsState>({ records: records.current, version: 0, live: false });
+  const [state, setState] = useState<MetricsState>({
+    records: records.current,
+    version: 0,
+    live: false,
+  });
 
   useEffect(() => {
     let cursor = 0;

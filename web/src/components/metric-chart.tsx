@@ -98,7 +98,11 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
         <h3>{title}</h3>
         <span class="muted small">{points > 0 ? `${stages} · ${points} steps` : ''}</span>
       </header>
-      {series.length === 0 ? <div class="chart-empty">no data yet</div> : <div class="chart" ref={container} />}
+      {series.length === 0 ? (
+        <div class="chart-empty">no data yet</div>
+      ) : (
+        <div class="chart" ref={container} />
+      )}
     </section>
   );
 }

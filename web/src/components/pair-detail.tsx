@@ -20,7 +20,11 @@ export function SoftLabel({ p }: { p: number }) {
 /** Whether both presentation orders picked the same response. */
 export function ConsistencyBadge({ consistent }: { consistent?: boolean }) {
   if (consistent === undefined) return <>–</>;
-  return consistent ? <span class="badge ok">agreed</span> : <span class="badge bad">disagreed</span>;
+  return consistent ? (
+    <span class="badge ok">agreed</span>
+  ) : (
+    <span class="badge bad">disagreed</span>
+  );
 }
 
 export function PairDetail({ row }: { row: PreferenceRow }) {

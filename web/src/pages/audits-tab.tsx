@@ -9,7 +9,8 @@ import { number } from '../format.ts';
 function Value({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span class="muted">–</span>;
   if (Array.isArray(value)) {
-    if (value.every((v) => typeof v !== 'object' || v === null)) return <span>{value.map(number).join(', ')}</span>;
+    if (value.every((v) => typeof v !== 'object' || v === null))
+      return <span>{value.map(number).join(', ')}</span>;
     return (
       <ol class="audit-list">
         {value.slice(0, 50).map((v, i) => (
@@ -48,7 +49,9 @@ function isTableOfRecords(value: Record<string, unknown>): boolean {
   return (
     rows.length > 1 &&
     rows.every((row) => typeof row === 'object' && row !== null && !Array.isArray(row)) &&
-    rows.every((row) => Object.values(row as object).every((cell) => typeof cell !== 'object' || cell === null))
+    rows.every((row) =>
+      Object.values(row as object).every((cell) => typeof cell !== 'object' || cell === null),
+    )
   );
 }
 
@@ -84,7 +87,10 @@ export function AuditsTab({ run }: { run: string }) {
   const [audits, setAudits] = useState<AuditFile[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.audits(run).then((body) => setAudits(body.audits), (e: Error) => setError(e.message));
+    api.audits(run).then(
+      (body) => setAudits(body.audits),
+      (e: Error) => setError(e.message),
+    );
   }, [run]);
 
   if (error) return <p class="error">{error}</p>;

@@ -56,7 +56,8 @@ export function CompareTab({ run }: { run: string }) {
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
-      if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+      if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement)
+        return;
       const choice = keyChoices[event.key];
       if (!choice) return;
       event.preventDefault();
@@ -71,12 +72,19 @@ export function CompareTab({ run }: { run: string }) {
       <div class="compare-bar">
         <label>
           Pairs
-          <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value as 'judged' | 'policy')}>
+          <select
+            value={kind}
+            onChange={(e) => setKind((e.target as HTMLSelectElement).value as 'judged' | 'policy')}
+          >
             <option value="judged">labelled by the AI judge</option>
             <option value="policy">final vs start policy</option>
           </select>
         </label>
-        {pair && <span class="muted small">{pair.remaining} of {pair.total} pairs still unlabelled</span>}
+        {pair && (
+          <span class="muted small">
+            {pair.remaining} of {pair.total} pairs still unlabelled
+          </span>
+        )}
       </div>
       {error && <p class="error">{error}</p>}
       {pair?.done && (
@@ -95,13 +103,21 @@ export function CompareTab({ run }: { run: string }) {
             <p>{pair.prompt}</p>
           </div>
           <div class="responses">
-            <button class={flash === 'left' ? 'response pick flash' : 'response pick'} data-side="left" onClick={() => choose('left')}>
+            <button
+              class={flash === 'left' ? 'response pick flash' : 'response pick'}
+              data-side="left"
+              onClick={() => choose('left')}
+            >
               <div class="label">
                 <kbd>1</kbd> <kbd>←</kbd> Left
               </div>
               <p>{pair.left}</p>
             </button>
-            <button class={flash === 'right' ? 'response pick flash' : 'response pick'} data-side="right" onClick={() => choose('right')}>
+            <button
+              class={flash === 'right' ? 'response pick flash' : 'response pick'}
+              data-side="right"
+              onClick={() => choose('right')}
+            >
               <div class="label">
                 <kbd>2</kbd> <kbd>→</kbd> Right
               </div>
@@ -125,7 +141,12 @@ function LabelStats({ summary }: { summary: LabelSummary }) {
   const { agreement, winRates } = summary;
   return (
     <div class="stats">
-      <section class="stat card" data-stat="agreement" data-n={agreement.n} data-labels={summary.count}>
+      <section
+        class="stat card"
+        data-stat="agreement"
+        data-n={agreement.n}
+        data-labels={summary.count}
+      >
         <div class="label">AI–human agreement</div>
         <div class="muted small">people's picks against the judge's verdict on the same pairs</div>
         <div class="big">{percent(agreement.rate)}</div>

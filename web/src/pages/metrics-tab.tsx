@@ -49,7 +49,13 @@ export function MetricsTab({ metrics }: { metrics: MetricsState }) {
       {metrics.error && <p class="error">{metrics.error}</p>}
       <div class="chart-grid">
         {headline.map(({ title, keys }) => (
-          <MetricChart key={title} title={title} series={seriesFor(records, keys)} records={records} version={version} />
+          <MetricChart
+            key={title}
+            title={title}
+            series={seriesFor(records, keys)}
+            records={records}
+            version={version}
+          />
         ))}
       </div>
       {others.length > 0 && (
@@ -57,7 +63,13 @@ export function MetricsTab({ metrics }: { metrics: MetricsState }) {
           <h2>All metrics</h2>
           <div class="chart-grid">
             {others.map((key) => (
-              <MetricChart key={key} title={key} series={seriesFor(records, [key])} records={records} version={version} />
+              <MetricChart
+                key={key}
+                title={key}
+                series={seriesFor(records, [key])}
+                records={records}
+                version={version}
+              />
             ))}
           </div>
         </>

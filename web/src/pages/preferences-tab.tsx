@@ -36,7 +36,8 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
     api.preferences(run, filters).then(setPage, (e: Error) => setError(e.message));
   }, [run, filters]);
 
-  const set = (patch: Partial<PreferenceFilters>) => setFilters({ ...filters, offset: 0, ...patch });
+  const set = (patch: Partial<PreferenceFilters>) =>
+    setFilters({ ...filters, offset: 0, ...patch });
   const value = (e: Event) => (e.target as HTMLInputElement | HTMLSelectElement).value;
 
   return (
@@ -44,7 +45,11 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           Under swap
-          <select name="consistency" value={filters.consistency} onChange={(e) => set({ consistency: value(e) as PreferenceFilters['consistency'] })}>
+          <select
+            name="consistency"
+            value={filters.consistency}
+            onChange={(e) => set({ consistency: value(e) as PreferenceFilters['consistency'] })}
+          >
             <option value="any">any</option>
             <option value="inconsistent">inconsistent</option>
             <option value="consistent">consistent</option>
@@ -52,7 +57,11 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
         </label>
         <label>
           Confidence
-          <select name="maxMargin" value={filters.maxMargin} onChange={(e) => set({ maxMargin: value(e) })}>
+          <select
+            name="maxMargin"
+            value={filters.maxMargin}
+            onChange={(e) => set({ maxMargin: value(e) })}
+          >
             <option value="">any</option>
             <option value="0.05">low: |p − 0.5| ≤ 0.05</option>
             <option value="0.1">low: |p − 0.5| ≤ 0.1</option>
@@ -61,7 +70,11 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
         </label>
         <label>
           Length
-          <select name="length" value={filters.length} onChange={(e) => set({ length: value(e) as PreferenceFilters['length'] })}>
+          <select
+            name="length"
+            value={filters.length}
+            onChange={(e) => set({ length: value(e) as PreferenceFilters['length'] })}
+          >
             <option value="any">any</option>
             <option value="longer">chosen is longer</option>
             <option value="shorter">chosen is shorter</option>
@@ -69,7 +82,11 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
         </label>
         <label>
           Principle
-          <select name="principle" value={filters.principle} onChange={(e) => set({ principle: value(e) })}>
+          <select
+            name="principle"
+            value={filters.principle}
+            onChange={(e) => set({ principle: value(e) })}
+          >
             <option value="">any</option>
             {page?.principles.map((p) => (
               <option key={p} value={p}>
@@ -80,7 +97,13 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
         </label>
         <label class="grow">
           Text
-          <input type="search" name="q" value={filters.q} placeholder="search" onInput={(e) => set({ q: value(e) })} />
+          <input
+            type="search"
+            name="q"
+            value={filters.q}
+            placeholder="search"
+            onInput={(e) => set({ q: value(e) })}
+          />
         </label>
       </form>
       {error && <p class="error">{error}</p>}
@@ -98,7 +121,8 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
       {page && (
         <>
           <p class="muted small">
-            {page.total} matching · longer response chosen in {percent(page.longerChosenShare)} of pairs of unequal length
+            {page.total} matching · longer response chosen in {percent(page.longerChosenShare)} of
+            pairs of unequal length
           </p>
           <table class="table prefs">
             <thead>
@@ -128,15 +152,28 @@ export function PreferencesTab({ run, item }: { run: string; item?: string }) {
                     <SoftLabel p={row.pChosen} />
                   </td>
                   <td>
-                    {row.consistent === undefined ? '–' : row.consistent ? <span class="badge ok">✓</span> : <span class="badge bad">✗</span>}
+                    {row.consistent === undefined ? (
+                      '–'
+                    ) : row.consistent ? (
+                      <span class="badge ok">✓</span>
+                    ) : (
+                      <span class="badge bad">✗</span>
+                    )}
                   </td>
-                  <td class={row.lengthDiff > 0 ? 'num pos' : 'num'}>{row.lengthDiff > 0 ? `+${row.lengthDiff}` : row.lengthDiff}</td>
+                  <td class={row.lengthDiff > 0 ? 'num pos' : 'num'}>
+                    {row.lengthDiff > 0 ? `+${row.lengthDiff}` : row.lengthDiff}
+                  </td>
                   <td>{row.principle ?? '–'}</td>
                 </tr>
               ))}
             </tbody>
           </table>
-          <Pager total={page.total} offset={filters.offset} size={filters.limit} onChange={(offset) => setFilters({ ...filters, offset })} />
+          <Pager
+            total={page.total}
+            offset={filters.offset}
+            size={filters.limit}
+            onChange={(offset) => setFilters({ ...filters, offset })}
+          />
         </>
       )}
     </div>

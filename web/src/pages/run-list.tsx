@@ -27,7 +27,12 @@ export function RunList() {
 
   if (error) return <p class="error">{error}</p>;
   if (!runs) return <p class="muted">loading runs…</p>;
-  if (runs.length === 0) return <p class="muted">No runs yet. Start one with <code>rlaif run</code>.</p>;
+  if (runs.length === 0)
+    return (
+      <p class="muted">
+        No runs yet. Start one with <code>rlaif run</code>.
+      </p>
+    );
 
   return (
     <section>

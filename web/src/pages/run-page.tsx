@@ -51,7 +51,10 @@ export function RunPage({ run, tab, item }: RunPageProps) {
             </span>
           )}
           {detail?.stages.map((stage) => (
-            <span key={stage.name} class={stage.status === 'done' ? 'chip stage done' : 'chip stage running'}>
+            <span
+              key={stage.name}
+              class={stage.status === 'done' ? 'chip stage done' : 'chip stage running'}
+            >
               {stage.status === 'done' ? '✓' : '…'} {stage.name}
             </span>
           ))}

@@ -47,7 +47,9 @@ export function SamplesTab({ run, item }: { run: string; item?: string }) {
                     <span class="item-prompt">{group.prompt}</span>
                     <span class="muted small">
                       {plural(group.responses, 'response')} · {plural(group.verdicts, 'verdict')}
-                      {group.inconsistent > 0 && <span class="flag"> · {group.inconsistent} swap-inconsistent</span>}
+                      {group.inconsistent > 0 && (
+                        <span class="flag"> · {group.inconsistent} swap-inconsistent</span>
+                      )}
                     </span>
                   </a>
                 </li>
@@ -62,14 +64,20 @@ export function SamplesTab({ run, item }: { run: string; item?: string }) {
       </aside>
       <div class="browser-detail">
         {error && <p class="error">{error}</p>}
-        {selected ? <SampleDetail group={selected} /> : <p class="muted pick-hint">Pick a prompt on the left.</p>}
+        {selected ? (
+          <SampleDetail group={selected} />
+        ) : (
+          <p class="muted pick-hint">Pick a prompt on the left.</p>
+        )}
       </div>
     </div>
   );
 }
 
 function SampleDetail({ group }: { group: SampleGroup }) {
-  const chosenCount = group.responses.map((_, i) => group.verdicts.filter((v) => v.chosen === i).length);
+  const chosenCount = group.responses.map(
+    (_, i) => group.verdicts.filter((v) => v.chosen === i).length,
+  );
   return (
     <article class="pair-detail" data-sample={group.promptIndex}>
       <div class="prompt">
@@ -82,7 +90,8 @@ function SampleDetail({ group }: { group: SampleGroup }) {
             <div class="label">
               Response #{response.sampleIndex}{' '}
               <span class="muted">
-                {response.text.length} chars{response.finishReason ? ` · ${response.finishReason}` : ''}
+                {response.text.length} chars
+                {response.finishReason ? ` · ${response.finishReason}` : ''}
                 {chosenCount[i] > 0 && ` · chosen ${chosenCount[i]}×`}
               </span>
             </div>
@@ -130,7 +139,12 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export function Pager(props: { total: number; offset: number; size: number; onChange(offset: number): void }) {
+export function Pager(props: {
+  total: number;
+  offset: number;
+  size: number;
+  onChange(offset: number): void;
+}) {
   const { total, offset, size, onChange } = props;
   if (total <= size) return <p class="muted small">{total} shown</p>;
   return (
