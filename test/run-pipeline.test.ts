@@ -1,7 +1,7 @@
 /**
  * `rlaif run` end to end in child processes, on a shortened config of the default run:
  * killed with SIGKILL while judging and again during PPO, then finished by the same command.
- * The finished run must hold exactly one preference per pair, show PPO continued from its last
+ * A Ctrl-C while sampling stops it cleanly first. The finished run must hold exactly one preference per pair, show PPO continued from its last
  * checkpoint (no step trained twice before it), a rising training reward, and a held-out
  * evaluator win rate above 50% with its interval. Also: a bad config fails before any work.
  */
@@ -60,12 +60,12 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: str
   return new Promise((done) => child.on('exit', (code, signal) => done({ code, signal, stdout, stderr })));
 }
 
-function countPreferences(store: string): number {
+function countRows(store: string, table: 'judgments' | 'run_preferences'): number {
   if (!existsSync(store)) return 0;
   try {
     const db = new Database(store, { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('SELECT COUNT(*) AS n FROM run_preferences').get() as { n: number }).n;
+      return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     } finally {
       db.close();
     }
@@ -109,13 +109,22 @@ describe('rlaif run', () => {
     const store = join(runDir, 'store.sqlite');
     const totalPairs = trainPrompts * pairsPerPrompt;
 
-    // 1. Killed while judging: some preferences stored, not all.
+    // 0. Ctrl-C while sampling: a clean stop with a resumable run.
+    const interrupted = startRun(config);
+    const interruptedExit = exited(interrupted);
+    await waitFor(() => existsSync(store), interrupted, 'the store');
+    interrupted.kill('SIGINT');
+    const stopped = await interruptedExit;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toContain('run the same command again to resume');
+
+    // 1. Killed while judging: some verdicts stored, not all.
     const first = startRun(config);
     const firstExit = exited(first);
-    await waitFor(() => countPreferences(store) > 0, first, 'the first preferences');
+    await waitFor(() => countRows(store, 'judgments') > 0, first, 'the first verdicts');
     first.kill('SIGKILL');
     await firstExit;
-    const afterKill = countPreferences(store);
+    const afterKill = countRows(store, 'judgments');
     expect(afterKill).toBeGreaterThan(0);
     expect(afterKill).toBeLessThan(totalPairs);
 
@@ -126,7 +135,7 @@ describe('rlaif run', () => {
     await waitFor(() => existsSync(checkpoint), second, 'the step-2 checkpoint');
     second.kill('SIGKILL');
     await secondExit;
-    expect(countPreferences(store)).toBe(totalPairs);
+    expect(countRows(store, 'run_preferences')).toBe(totalPairs);
 
     // 3. The same command finishes the run.
     const third = await exited(startRun(config));
@@ -135,7 +144,8 @@ describe('rlaif run', () => {
     expect(third.stdout).toContain('held-out evaluator: final policy preferred on');
 
     // Exactly one preference per pair, in the store and in the export.
-    expect(countPreferences(store)).toBe(totalPairs);
+    expect(countRows(store, 'run_preferences')).toBe(totalPairs);
+    expect(countRows(store, 'judgments')).toBe(totalPairs);
     const exported = readFileSync(join(runDir, 'preferences.jsonl'), 'utf8').trim().split('\n');
     expect(exported).toHaveLength(totalPairs);
 

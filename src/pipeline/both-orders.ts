@@ -4,7 +4,7 @@
  * comparison key so the judge samples the same principle for them. Judges that already ask
  * both orders themselves (the LLM judges) are called once.
  */
-import type { PairwiseInput, PairwiseJudge, PairwiseResult } from '../judge/types.ts';
+import type { CompareOptions, PairwiseInput, PairwiseJudge, PairwiseResult } from '../judge/types.ts';
 
 export interface BothOrdersOptions {
   /** The judge asks both orders itself; call it once. */
@@ -37,4 +37,18 @@ export async function compareBothOrders(
     consistent,
     perOrder: [first.pA, secondForA],
   };
+}
+
+/** A judge that asks its inner judge both orders per comparison (see compareBothOrders). */
+export class BothOrdersJudge implements PairwiseJudge {
+  readonly id: string;
+
+  constructor(private readonly inner: PairwiseJudge, private readonly innerAsksBoth: boolean) {
+    this.id = inner.id;
+  }
+
+  compare(input: PairwiseInput, options: CompareOptions = {}): Promise<PairwiseResult> {
+    const key = options.key ?? `${input.prompt}\u0000${input.a}\u0000${input.b}`;
+    return compareBothOrders(this.inner, input, { key, judgeAsksBoth: this.innerAsksBoth, signal: options.signal });
+  }
 }

@@ -10,7 +10,6 @@ import { createEvaluatorJudge } from '../judge/default-judges.ts';
 import { EmbeddedJudge } from '../judge/embedded.ts';
 import type { Constitution, PairwiseJudge } from '../judge/types.ts';
 import type { CausalLM } from '../model/types.ts';
-import { RlaifError } from '../util/errors.ts';
 import type { LoadedConfig } from './config.ts';
 import type { LlmJudgeOptions } from './llm-judge.ts';
 
@@ -52,11 +51,4 @@ export async function buildTrainingJudge(
 
 export function buildEvaluator(): PairwiseJudge {
   return createEvaluatorJudge();
-}
-
-export class JudgeUnavailableError extends RlaifError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JudgeUnavailableError';
-  }
 }

@@ -17,7 +17,6 @@ import { CallCache } from '../store/call-cache.ts';
 import { InputError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { LoadedConfig } from './config.ts';
-import { JudgeUnavailableError } from './judges.ts';
 
 export interface LlmJudgeOptions {
   /** The run's store: every call is cached there, so a rerun costs nothing. */
@@ -68,15 +67,8 @@ export async function buildLlmJudge(
   });
 }
 
-/** node-llama-cpp backend over a local .gguf, when the providers offer one. */
+/** node-llama-cpp backend over a local .gguf file. */
 async function ggufBackend(path: string): Promise<TextBackend> {
-  try {
-    const module = (await import('../providers/llama-cpp.ts' as string)) as {
-      LlamaCppBackend?: new (options: { modelPath: string }) => TextBackend;
-    };
-    if (module.LlamaCppBackend) return new module.LlamaCppBackend({ modelPath: path });
-  } catch {
-    // Fall through to the message below.
-  }
-  throw new JudgeUnavailableError(`the gguf judge backend is not available in this build (${path})`);
+  const { createTextBackend } = await import('../judge/judge-factory.ts');
+  return createTextBackend(`gguf:${path}`);
 }

@@ -1,17 +1,19 @@
 /**
  * Stage 2: judge pairs of the sampled responses in both orders and store one preference per
- * pair. Pairs are fixed by the config (K/2 disjoint pairs per prompt by default), each is
- * stored as soon as its verdict is in, and a pair already in the store is never asked again,
- * so a killed run ends with the same preferences as an uninterrupted one. Afterwards the
- * preference dataset is exported to preferences.jsonl.
+ * pair. Pairs are fixed by the config (K/2 disjoint pairs per prompt by default). The judges'
+ * labelling job does the work: each verdict is stored as soon as it exists and a pair already
+ * judged is never asked again, so a killed run ends with the same preferences as an
+ * uninterrupted one. The preferences then go to the run's table and to preferences.jsonl.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 
+import { labelPairs, toPreferenceRecord } from '../judge/label.ts';
+import type { CandidatePair } from '../judge/candidates.ts';
 import type { PairwiseJudge } from '../judge/types.ts';
+import { JudgmentStore } from '../store/judgments.ts';
 import type { SampleRow, StoredPreference } from '../store/run-store.ts';
 import { RlaifError } from '../util/errors.ts';
-import { startProgress } from '../util/progress.ts';
-import { compareBothOrders } from './both-orders.ts';
+import { BothOrdersJudge } from './both-orders.ts';
 import { throwIfStopped, type RunContext } from './run-context.ts';
 import type { Stage } from './runner.ts';
 
@@ -37,6 +39,8 @@ export function pairsFor(k: number, pairsPerPrompt?: number): [number, number][]
   return all.slice(0, pairsPerPrompt);
 }
 
+const pairKey = (promptIndex: number, pair: [number, number]) => `${promptIndex}:${pair[0]}:${pair[1]}`;
+
 export function judgeStage(options: JudgeStageOptions): Stage {
   return {
     name: 'judge',
@@ -49,66 +53,49 @@ export function judgeStage(options: JudgeStageOptions): Stage {
         byPrompt.set(row.promptIndex, rows);
       }
       const pairs = pairsFor(config.sampling.k, config.judge.pairsPerPrompt);
-      const work: { promptIndex: number; pair: [number, number] }[] = [];
+      const work: { promptIndex: number; pair: [number, number]; candidate: CandidatePair }[] = [];
       for (const promptIndex of [...byPrompt.keys()].sort((a, b) => a - b)) {
+        const rows = byPrompt.get(promptIndex)!;
         for (const pair of pairs) {
-          if (!store.hasPreference(promptIndex, pair)) work.push({ promptIndex, pair });
+          const candidate = {
+            key: pairKey(promptIndex, pair),
+            prompt: rows[pair[0]].prompt,
+            a: rows[pair[0]].response,
+            b: rows[pair[1]].response,
+          };
+          work.push({ promptIndex, pair, candidate });
         }
       }
-      const total = byPrompt.size * pairs.length;
-      const progress = startProgress({ label: 'judge', total, silent: context.quiet });
-      progress.tick(total - work.length);
-      const judge = await options.judge();
 
-      let failures = 0;
-      let inconsistent = 0;
-      const concurrency = config.judge.concurrency;
-      for (let start = 0; start < work.length; start += concurrency) {
-        throwIfStopped(context, 'judging');
-        const slice = work.slice(start, start + concurrency);
-        const verdicts = await Promise.all(slice.map(async ({ promptIndex, pair }) => {
-          const rows = byPrompt.get(promptIndex)!;
-          const a = rows[pair[0]];
-          const b = rows[pair[1]];
-          const result = await compareBothOrders(judge, { prompt: a.prompt, a: a.response, b: b.response }, {
-            key: `${promptIndex}:${pair[0]}:${pair[1]}`,
-            judgeAsksBoth: options.judgeAsksBoth,
-            signal: context.signal,
-          });
-          if (!result.ok) {
-            context.logger.warn({ promptIndex, pair, kind: result.kind }, result.message);
-            failures++;
-            return undefined;
-          }
-          if (result.consistent === false) inconsistent++;
-          const aWins = result.pA >= 0.5;
-          const record: StoredPreference = {
-            promptIndex,
-            pair,
-            prompt: a.prompt,
-            chosen: aWins ? a.response : b.response,
-            rejected: aWins ? b.response : a.response,
-            pChosen: aWins ? result.pA : 1 - result.pA,
-            judge: judge.id,
-            principle: result.principle,
-            rationale: result.rationale,
-            consistent: result.consistent,
-            source: 'ai',
-          };
-          return record;
-        }));
-        // Stored per slice: a kill loses at most the verdicts in flight.
-        store.addPreferences(verdicts.filter((v): v is StoredPreference => v !== undefined));
-        progress.tick(slice.length, { failed: failures });
-      }
-      progress.stop();
+      const judge = new BothOrdersJudge(await options.judge(), options.judgeAsksBoth);
+      const judgments = new JudgmentStore(context.db, context.clock);
+      const labelled = await labelPairs({
+        judge,
+        pairs: work.map((w) => w.candidate),
+        store: judgments,
+        concurrency: config.judge.concurrency,
+        progress: !context.quiet,
+        logger: context.logger,
+        signal: context.signal,
+      });
+      throwIfStopped(context, 'judging');
 
-      const preferences = store.preferences();
-      exportPreferences(context.files.preferences, preferences);
-      if (failures > 0) {
-        throw new RlaifError(`${failures} comparisons failed (see the log); run again to retry them`);
+      const preferences: StoredPreference[] = [];
+      for (const { promptIndex, pair, candidate } of work) {
+        const stored = judgments.get(judge.id, candidate.key);
+        if (!stored) continue;
+        preferences.push({ promptIndex, pair, ...toPreferenceRecord(judge.id, candidate, stored.verdict) });
       }
-      return { preferences: preferences.length, inconsistent };
+      store.addPreferences(preferences);
+      exportPreferences(context.files.preferences, store.preferences());
+      if (labelled.failures.length > 0) {
+        throw new RlaifError(`${labelled.failures.length} comparisons failed (see the log); ` +
+          'run the same command again to retry them');
+      }
+      return {
+        preferences: preferences.length,
+        inconsistent: preferences.filter((p) => p.consistent === false).length,
+      };
     },
   };
 }
