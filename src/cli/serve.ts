@@ -4,9 +4,6 @@
  * Hugging Face folder, or a `.gguf` through node-llama-cpp). Both bind 127.0.0.1 unless told
  * otherwise and run until interrupted.
  */
-import { existsSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
-
 import type { Command } from 'commander';
 
 import { createDefaultJudge, createEvaluatorJudge } from '../judge/default-judges.ts';
@@ -16,7 +13,7 @@ import { NumericAnswerVerifier } from '../rewards/numeric-answer.ts';
 import { CodeVerifier } from '../rewards/sandbox/code-verifier.ts';
 import { ExactMatchVerifier, FormatVerifier, RegexVerifier } from '../rewards/text-checks.ts';
 import type { RewardSource } from '../rewards/types.ts';
-import type { TextBackend } from '../providers/types.ts';
+import { loadTextBackend } from '../serve/openai-backends.ts';
 import { startOpenAIServer } from '../serve/openai-server.ts';
 import { startRewardServer } from '../serve/reward-server.ts';
 import { InputError } from '../util/errors.ts';
@@ -55,27 +52,6 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('must be 0-65535', { field: '--port' });
   return port;
-}
-
-async function loadBackend(path: string): Promise<{ backend: TextBackend; name: string; dispose: () => void }> {
-  if (!existsSync(path)) throw new InputError('no such file or folder', { file: path, field: '--model' });
-  const name = basename(path).replace(/\.(bin|gguf)$/, '');
-  if (path.endsWith('.gguf')) {
-    const { LlamaCppBackend } = await import('../providers/llama-cpp.ts');
-    const backend = new LlamaCppBackend({ modelPath: path });
-    return { backend, name, dispose: () => void backend.close?.() };
-  }
-  const { LlamaModel } = await import('../model/llama.ts');
-  const { CausalLMBackend } = await import('../providers/causal-lm.ts');
-  let model;
-  if (statSync(path).isDirectory()) {
-    const { loadHfModel } = await import('../model/hf-loader.ts');
-    const hf = await loadHfModel(path);
-    model = await LlamaModel.fromWeights(hf.config, hf.weights, hf.tokenizer, { trainable: false });
-  } else {
-    model = await LlamaModel.fromLlama2c(path, { trainable: false });
-  }
-  return { backend: new CausalLMBackend({ model, id: `local:${name}` }), name, dispose: () => model.dispose() };
 }
 
 function untilInterrupted(close: () => Promise<void>): Promise<void> {
@@ -127,13 +103,13 @@ export function register(program: Command): void {
   serveCommand
     .command('openai')
     .description('OpenAI-compatible /v1/chat/completions, /v1/completions, /v1/models for a local model')
-    .requiredOption('--model <path>', 'llama2.c .bin, Hugging Face folder, or .gguf')
+    .requiredOption('--model <path>', 'llama2.c .bin, model folder, or .gguf')
     .option('--name <name>', 'model name clients send (default: file name)')
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 picks one)', '8000')
     .action(async (options: { model: string; name?: string; host: string; port: string }) => {
       const logger = createLogger();
-      const { backend, name, dispose } = await loadBackend(options.model);
+      const { backend, name, dispose } = await loadTextBackend(options.model);
       const server = await startOpenAIServer({
         backend,
         modelName: options.name ?? name,
@@ -143,6 +119,6 @@ export function register(program: Command): void {
       logger.info({ url: server.url, model: options.name ?? name }, 'OpenAI-compatible endpoint ready');
       process.stdout.write(`${server.url}\n`);
       await untilInterrupted(server.close);
-      dispose();
+      await dispose();
     });
 }
