@@ -170,6 +170,12 @@ describe('dpoLoss', () => {
     expect(scalar(out.loss)).toBeCloseTo(0.524077, 5);
   });
 
+  it('takes a per-pair epsilon (soft labels)', () => {
+    const out = dpoLoss({ ...base(), beta: 0.5, labelSmoothing: t1([0.1]) });
+    // same as the scalar epsilon 0.1 above: 0.524077
+    expect(scalar(out.loss)).toBeCloseTo(0.524077, 5);
+  });
+
   it('IPO regresses the margin to 1 / (2 beta)', () => {
     const out = dpoLoss({ ...base(), beta: 0.25, lossType: 'ipo' });
     // (h - 1 / 0.5)^2 = (1 - 2)^2 = 1

@@ -8,6 +8,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * log sigmoid(x) = -softplus(-x), stable for large |x|. tf.logSigmoid's custom gradient loses
+ * its saved input when called inside a tf.tidy under a gradient tape (tfjs-core 4.22), so the
+ * plain-op form is used.
+ */
+export function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
+}
+
 /** sum(x * mask) / max(sum(mask), 1). */
 export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar);
@@ -237,8 +246,11 @@ export interface DpoOptions {
   refRejected: tf.Tensor1D; // [batch]
   /** beta; 0.1 (Rafailov et al. 2023). */
   beta: number;
-  /** Conservative DPO's label smoothing epsilon in [0, 0.5); 0 = plain DPO. */
-  labelSmoothing?: number;
+  /**
+   * Conservative DPO's label smoothing epsilon in [0, 0.5); 0 = plain DPO. A [batch] tensor
+   * gives each pair its own epsilon, e.g. 1 - p(chosen) of a soft AI label.
+   */
+  labelSmoothing?: number | tf.Tensor1D;
   lossType?: 'sigmoid' | 'ipo';
 }
 
@@ -267,8 +279,8 @@ export function dpoLoss(options: DpoOptions): {
     } else {
       const scaled = tf.mul(beta, margin);
       losses = tf.sub(
-        tf.mul(-(1 - labelSmoothing), tf.logSigmoid(scaled)),
-        tf.mul(labelSmoothing, tf.logSigmoid(tf.neg(scaled))),
+        tf.mul(tf.neg(tf.sub(1, labelSmoothing)), logSigmoid(scaled)),
+        tf.mul(labelSmoothing, logSigmoid(tf.neg(scaled))),
       );
     }
     const chosenRewards = tf.mul(beta, chosenLogRatio) as tf.Tensor1D;
@@ -303,7 +315,7 @@ export function bradleyTerryLoss(options: BradleyTerryOptions): tf.Scalar {
     if (options.margin !== undefined) gap = tf.sub(gap, options.margin);
     const p = options.pChosen;
     const losses = tf.neg(
-      tf.add(tf.mul(p, tf.logSigmoid(gap)), tf.mul(tf.sub(1, p), tf.logSigmoid(tf.neg(gap)))),
+      tf.add(tf.mul(p, logSigmoid(gap)), tf.mul(tf.sub(1, p), logSigmoid(tf.neg(gap)))),
     );
     const weights = options.weights ?? tf.onesLike(losses);
     return tf.div(tf.sum(tf.mul(weights, losses)), tf.sum(weights)) as tf.Scalar;

@@ -35,7 +35,7 @@ export interface OnlineTrainerOptions {
   policy: CausalLM;
   /** Frozen reference for the KL term; policy.cloneFrozen() when absent. */
   reference?: CausalLM;
-  /** Prompts cycled through in a seeded order. */
+  /** Prompts cycled through in a seeded order (empty for offline trainers). */
   prompts: PromptRecord[];
   /** Metrics sink; one line per step. */
   metrics?: MetricsWriter;
@@ -84,7 +84,6 @@ export abstract class OnlineTrainer {
   protected abstract get settings(): RunSettings;
 
   constructor(protected readonly options: OnlineTrainerOptions) {
-    if (options.prompts.length === 0) throw new RangeError('training needs at least one prompt');
     this.policy = options.policy;
     this.ownsReference = !options.reference;
     this.reference = options.reference ?? options.policy.cloneFrozen();

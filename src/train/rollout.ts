@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import type { CausalLM } from '../model/types.ts';
+import { nextTokenLogprobs } from '../model/logprobs.ts';
+import type { CausalLM, Tokenizer } from '../model/types.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import { makeRng } from '../util/rng.ts';
 
@@ -43,6 +44,7 @@ export function promptsForStep(
   options: { step: number; count: number; seed: number },
 ): PromptRecord[] {
   const { step, count, seed } = options;
+  if (prompts.length === 0) throw new RangeError('online training needs at least one prompt');
   const picked: PromptRecord[] = [];
   for (let i = 0; i < count; i++) {
     const flat = (step - 1) * count + i;
@@ -152,6 +154,38 @@ export function disposeBatch(batch: PackedBatch): void {
   batch.tokens.dispose();
   batch.attention.dispose();
   batch.responseMask.dispose();
+}
+
+/**
+ * Tokens of a text prompt and response for teacher forcing. The whole text is tokenized and
+ * split at the prompt's length, since tokenizing the response alone can split its first word
+ * differently; when the prompt's tokens are not a prefix of the whole, the parts are tokenized
+ * separately.
+ */
+export function splitPromptResponse(
+  tokenizer: Tokenizer,
+  prompt: string,
+  response: string,
+  maxPromptTokens = Infinity,
+): { promptTokens: number[]; responseTokens: number[] } {
+  const whole = tokenizer.encode(prompt + response, { bos: true });
+  let promptTokens = tokenizer.encode(prompt, { bos: true });
+  const isPrefix = promptTokens.length < whole.length && promptTokens.every((id, i) => whole[i] === id);
+  const responseTokens = isPrefix ? whole.slice(promptTokens.length) : tokenizer.encode(response);
+  if (promptTokens.length > maxPromptTokens) promptTokens = promptTokens.slice(promptTokens.length - maxPromptTokens);
+  return { promptTokens, responseTokens };
+}
+
+/**
+ * Sum of log p over each response's tokens under `model` ([batch], differentiable): the
+ * sequence log-likelihood that DPO compares.
+ */
+export function responseLogprobSums(model: CausalLM, promptTokens: number[][], responseTokens: number[][]): tf.Tensor1D {
+  return tf.tidy(() => {
+    const packed = packSequences(promptTokens, responseTokens);
+    const logprobs = nextTokenLogprobs(model.forward(packed.tokens, packed.attention).logits, packed.tokens);
+    return tf.sum(tf.mul(logprobs, packed.responseMask), 1) as tf.Tensor1D;
+  });
 }
 
 /** Rows `rows` of every tensor of a packed batch (a minibatch view, newly allocated). */

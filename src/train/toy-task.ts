@@ -3,6 +3,7 @@
  * the fraction of response characters equal to one letter, so the optimum is a response made
  * only of that letter. Pairs with ToyCausalLM's letter tokenizer.
  */
+import type { CausalLM } from '../model/types.ts';
 import type { RewardItem, RewardOutcome, RewardSource } from '../rewards/types.ts';
 import type { PromptRecord } from './rollout.ts';
 
@@ -30,4 +31,22 @@ export function letterFraction(text: string, letter: string): number {
 export function toyPrompts(count = 8): PromptRecord[] {
   const letters = 'bcdefgh';
   return Array.from({ length: count }, (_, i) => ({ prompt: letters[i % 7] + letters[(i * 3 + 1) % 7] }));
+}
+
+/** Mean reward of responses sampled from `policy` (one per prompt), for before/after checks. */
+export async function meanSampledReward(options: {
+  policy: CausalLM;
+  prompts: PromptRecord[];
+  reward: RewardSource;
+  maxNewTokens: number;
+  seed: number;
+}): Promise<number> {
+  const { policy, prompts, reward } = options;
+  const results = await policy.generate(prompts.map((p) => policy.tokenizer.encode(p.prompt, { bos: true })), {
+    maxNewTokens: options.maxNewTokens,
+    seed: options.seed,
+  });
+  const outcomes = await reward.score(prompts.map((p, i) => ({ prompt: p.prompt, response: results[i].text })));
+  const values = outcomes.map((o) => (o.ok ? o.reward : 0));
+  return values.reduce((a, b) => a + b, 0) / values.length;
 }
