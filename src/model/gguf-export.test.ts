@@ -6,11 +6,12 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { sharedModelsDir } from '../util/paths.ts';
-import { vocabFromSpmTokenizer } from './gguf-vocab.ts';
+import { tokenizerFromVocab, vocabFromSpmTokenizer, type GgufVocab } from './gguf-vocab.ts';
 import { exportGguf } from './gguf-writer.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
-import { referenceLogits } from './test-support/reference-forward.ts';
+import { randomWeights, referenceLogits } from './test-support/reference-forward.ts';
 import { loadLlama2cTokenizer } from './tokenizer-spm.ts';
+import type { LlamaConfig, LlamaWeights } from './types.ts';
 
 const storiesDir = join(sharedModelsDir(), 'stories260K');
 const reference = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
@@ -68,28 +69,78 @@ describe('GGUF export of stories260K in node-llama-cpp', () => {
   });
 
   it('gives next-token probabilities equal to the reference computation', async () => {
-    const context = await model.createContext({
-      threads: 1, contextSize: 128, flashAttention: false,
-      experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
-    });
+    const text = tokenizer.encode('Once upon a time, there was a big dog. It liked to run.', { bos: true });
+    expect(await worstLogprobError(model, config, weights, text)).toBeLessThan(1e-4);
+  });
+
+  it('exports qwen2 models with a byte-level vocabulary that node-llama-cpp reads alike', async () => {
+    const qwen: LlamaConfig = {
+      dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 264, maxSeqLen: 128,
+      normEps: 1e-6, ropeTheta: 1e6, ropeStyle: 'half', tiedEmbeddings: true, qkvBias: true,
+    };
+    const qwenWeights = randomWeights(qwen, 3, 0.3);
+    const vocab = byteLevelVocab();
+    const path = join(scratch, 'qwen.gguf');
+    await exportGguf(path, { config: qwen, weights: qwenWeights, tokenizer: vocab });
+    const qwenModel = await llama.loadModel({ modelPath: path });
     try {
-      const text = tokenizer.encode('Once upon a time, there was a big dog. It liked to run.', { bos: true }) as Token[];
-      const outputs = await context.getSequence().controlledEvaluate(
-        text.map((token) => [token, { generateNext: { probabilities: true } }] as const),
-      );
-      const logits = referenceLogits(config, weights, text);
-      let worst = 0;
-      for (let t = 0; t + 1 < text.length; t++) {
-        const row = logits[t];
-        const max = Math.max(...row);
-        const logSum = Math.log(row.reduce((sum, v) => sum + Math.exp(v - max), 0)) + max;
-        const ours = row[text[t + 1]] - logSum;
-        const theirs = Math.log(outputs[t]!.next!.probabilities!.get(text[t + 1])!);
-        worst = Math.max(worst, Math.abs(ours - theirs));
-      }
-      expect(worst).toBeLessThan(1e-4);
+      const ours = tokenizerFromVocab(vocab, path);
+      const text = 'hi the thin hit 42!\nok<|im_start|>';
+      expect(qwenModel.tokenize(text, true)).toEqual(ours.encode(text));
+      const ids = ours.encode('hi the thin hit, then the hint');
+      expect(await worstLogprobError(qwenModel, qwen, qwenWeights, ids)).toBeLessThan(1e-4);
     } finally {
-      await context.dispose();
+      await qwenModel.dispose();
     }
   });
 });
+
+/** All 256 GPT-2 byte stand-ins, a few merged tokens and two control tokens (ids 262, 263). */
+function byteLevelVocab(): GgufVocab {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+  let shifted = 0;
+  const bytes = Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : 256 + shifted++));
+  const words = ['hi', '\u0120hi', 'th', '\u0120th', 'the', '\u0120the'];
+  return {
+    model: 'gpt2',
+    tokens: [...bytes, ...words, '<|endoftext|>', '<|im_start|>'],
+    tokenTypes: [...bytes.map(() => 1), ...words.map(() => 1), 3, 3],
+    merges: ['h i', '\u0120 hi', 't h', '\u0120 th', 'th e', '\u0120th e'],
+    bosId: 262,
+    eosId: 262,
+    pre: 'qwen2',
+  };
+}
+
+/**
+ * Largest gap between node-llama-cpp's log p(next token) and the float64 reference over `ids`,
+ * with flash attention off and an F32 KV cache.
+ */
+async function worstLogprobError(
+  target: LlamaModel,
+  modelConfig: LlamaConfig,
+  modelWeights: LlamaWeights,
+  ids: number[],
+): Promise<number> {
+  const context = await target.createContext({
+    threads: 1, contextSize: 128, flashAttention: false,
+    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+  });
+  try {
+    const outputs = await context.getSequence().controlledEvaluate(
+      (ids as Token[]).map((token) => [token, { generateNext: { probabilities: true } }] as const),
+    );
+    const logits = referenceLogits(modelConfig, modelWeights, ids);
+    let worst = 0;
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const row = logits[t];
+      const max = Math.max(...row);
+      const logSum = Math.log(row.reduce((sum, v) => sum + Math.exp(v - max), 0)) + max;
+      const theirs = Math.log(outputs[t]!.next!.probabilities!.get(ids[t + 1] as Token)!);
+      worst = Math.max(worst, Math.abs(row[ids[t + 1]] - logSum - theirs));
+    }
+    return worst;
+  } finally {
+    await context.dispose();
+  }
+}

@@ -11,7 +11,7 @@
 import { ModelFormatError } from '../util/errors.ts';
 import { fromHfTensors, ggufTensorName } from './hf-layout.ts';
 import { readModelFile } from './model-file.ts';
-import { bfloat16ToFloat32, halfToFloat32 } from './safetensors.ts';
+import { bfloat16ToFloat32, halfTable, halfToFloat32 } from './safetensors.ts';
 import type { LlamaConfig, LlamaWeights } from './types.ts';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian uint32
@@ -249,10 +249,9 @@ export function dequantizeQ8_0(raw: Uint8Array): Float32Array {
   const blocks = raw.byteLength / 34;
   const out = new Float32Array(blocks * 32);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const scaleBits = new Uint16Array(1);
+  const halves = halfTable();
   for (let b = 0; b < blocks; b++) {
-    scaleBits[0] = view.getUint16(b * 34, true);
-    const scale = halfToFloat32(scaleBits)[0];
+    const scale = halves[view.getUint16(b * 34, true)];
     for (let i = 0; i < 32; i++) out[b * 32 + i] = scale * view.getInt8(b * 34 + 2 + i);
   }
   return out;

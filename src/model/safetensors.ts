@@ -146,17 +146,27 @@ function copyAligned(bytes: Uint8Array): ArrayBuffer {
 
 /** IEEE half-precision bits → float32 values (normals, subnormals, infinities, NaN). */
 export function halfToFloat32(halves: Uint16Array): Float32Array {
+  const table = halfTable();
   const out = new Float32Array(halves.length);
-  for (let i = 0; i < halves.length; i++) {
-    const h = halves[i];
+  for (let i = 0; i < halves.length; i++) out[i] = table[halves[i]];
+  return out;
+}
+
+let halfValues: Float32Array | undefined;
+
+/** The float32 value of each of the 65,536 half bit patterns, computed once. */
+export function halfTable(): Float32Array {
+  if (halfValues) return halfValues;
+  halfValues = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
     const sign = h & 0x8000 ? -1 : 1;
     const exponent = (h >> 10) & 0x1f;
     const mantissa = h & 0x3ff;
-    if (exponent === 0) out[i] = sign * mantissa * 2 ** -24;
-    else if (exponent === 31) out[i] = mantissa ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+    if (exponent === 0) halfValues[h] = sign * mantissa * 2 ** -24;
+    else if (exponent === 31) halfValues[h] = mantissa ? NaN : sign * Infinity;
+    else halfValues[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
   }
-  return out;
+  return halfValues;
 }
 
 /** bfloat16 bits → float32 values (bfloat16 is the top half of a float32). */
