@@ -133,6 +133,39 @@ describe('Hugging Face folders', () => {
     )).toBeLessThan(1e-4);
   });
 
+  it('loads SmolLM-style folders (llama, tied, digits split before byte-level BPE) and exports them', async () => {
+    const config: LlamaConfig = {
+      dim: 16, hiddenDim: 24, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 12, maxSeqLen: 64, normEps: 1e-5,
+      ropeTheta: 10000, ropeStyle: 'interleaved', tiedEmbeddings: true, qkvBias: false,
+    };
+    const weights = randomWeights(config, 12);
+    const digitsFirst = {
+      ...byteLevelJson,
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevelJson.pre_tokenizer],
+      },
+      model: { ...byteLevelJson.model, vocab: { ...byteLevelJson.model.vocab, '1': 8, '2': 9, '12': 10 }, merges: [...byteLevelJson.model.merges, '1 2'] },
+    };
+    const dir = join(scratch, 'smollm');
+    await writeHfFolder(dir, config, weights, digitsFirst, { modelConfig: { eos_token_id: 7, bos_token_id: 7 } });
+    const hf = await loadHfModel(dir);
+    expect(hf.config).toEqual({ ...config, ropeStyle: 'half' });
+    // Digits are split one by one before BPE, so the merge "1 2" never applies.
+    expect(hf.tokenizer.encode('hi12')).toEqual([3, 8, 9]);
+
+    const file = parseGguf(serializeModelGguf({ ...hf, tokenizer: hf.tokenizer }), 'smollm.gguf');
+    expect(file.metadata.get('general.architecture')).toBe('llama');
+    const vocab = ggufVocab(file);
+    expect(vocab.pre).toBe('smollm');
+    expect(tokenizerFromVocab(vocab, 'smollm.gguf').encode('hi12')).toEqual([3, 8, 9]);
+    const back = ggufModel(file);
+    expect(maxLogitDifference(
+      referenceLogits(back.config, back.weights, [3, 8, 9, 4]),
+      referenceLogits(config, weights, [3, 8, 9, 4]),
+    )).toBeLessThan(1e-9);
+  });
+
   it('reads the Llama-2 vocabulary as a SentencePiece-style tokenizer.json like the GGUF tokenizer', async () => {
     const path = join(sharedModelsDir(), 'tiny-random', 'llama-2-tiny-random.gguf');
     const file = parseGguf(await readFile(path), path);
