@@ -49,7 +49,8 @@ describe('GGUF reader on the Llama-2 tiny-random file', () => {
     // The F32 norm read straight from the bytes at data start + its offset.
     const info = tinyRandom.tensors.get('output_norm.weight')!;
     const view = new DataView(tinyRandom.bytes.buffer, tinyRandom.bytes.byteOffset);
-    const direct = Array.from({ length: 8 }, (_, i) => view.getFloat32(tinyRandom.dataOffset + info.offset + 4 * i, true));
+    const start = tinyRandom.dataOffset + info.offset;
+    const direct = Array.from({ length: 8 }, (_, i) => view.getFloat32(start + 4 * i, true));
     expect([...weights.finalNorm]).toEqual(direct);
     // One F16 embedding value decoded by hand: sign, exponent, mantissa.
     const embedding = tinyRandom.tensors.get('token_embd.weight')!;
@@ -84,9 +85,12 @@ describe('GGUF writer', () => {
       { key: 'u8', type: GgufValueType.UINT8, value: 250 }, { key: 'i8', type: GgufValueType.INT8, value: -5 },
       { key: 'u16', type: GgufValueType.UINT16, value: 65000 }, { key: 'i16', type: GgufValueType.INT16, value: -300 },
       { key: 'u32', type: GgufValueType.UINT32, value: 4e9 }, { key: 'i32', type: GgufValueType.INT32, value: -7 },
-      { key: 'f32', type: GgufValueType.FLOAT32, value: 0.1 }, { key: 'f64', type: GgufValueType.FLOAT64, value: Math.PI },
-      { key: 'bool', type: GgufValueType.BOOL, value: true }, { key: 'str', type: GgufValueType.STRING, value: 'héllo' },
-      { key: 'u64', type: GgufValueType.UINT64, value: 2n ** 60n }, { key: 'i64', type: GgufValueType.INT64, value: -3 },
+      { key: 'f32', type: GgufValueType.FLOAT32, value: 0.1 },
+      { key: 'f64', type: GgufValueType.FLOAT64, value: Math.PI },
+      { key: 'bool', type: GgufValueType.BOOL, value: true },
+      { key: 'str', type: GgufValueType.STRING, value: 'héllo' },
+      { key: 'u64', type: GgufValueType.UINT64, value: 2n ** 60n },
+      { key: 'i64', type: GgufValueType.INT64, value: -3 },
       { key: 'strings', type: GgufValueType.STRING, value: ['a', '', '▁b'] },
       { key: 'floats', type: GgufValueType.FLOAT32, value: [1.5, -2] },
     ];
@@ -105,9 +109,12 @@ describe('GGUF writer', () => {
     expect(back.config).toEqual(small);
     expect(back.weights).toEqual(weights);
     expect(ggufVocab(parseGguf(serializeModelGguf({ config: small, weights, tokenizer: smallVocab }), 'w.gguf')))
-      .toMatchObject({ model: 'llama', tokens: smallVocab.tokens, scores: smallVocab.scores, tokenTypes: [2, 3, 3, 1, 1, 1] });
+      .toMatchObject({
+        model: 'llama', tokens: smallVocab.tokens, scores: smallVocab.scores, tokenTypes: [2, 3, 3, 1, 1, 1],
+      });
 
-    const f16 = ggufModel(parseGguf(serializeModelGguf({ config: small, weights, tokenizer: smallVocab, fileType: 'F16' }), 'h.gguf'));
+    const f16Bytes = serializeModelGguf({ config: small, weights, tokenizer: smallVocab, fileType: 'F16' });
+    const f16 = ggufModel(parseGguf(f16Bytes, 'h.gguf'));
     expect(f16.weights.finalNorm).toEqual(weights.finalNorm); // norms stay F32
     const wq = f16.weights.layers[1].wq;
     wq.forEach((value, i) => expect(Math.abs(value - weights.layers[1].wq[i])).toBeLessThanOrEqual(2 ** -11 * 0.25));
@@ -122,7 +129,8 @@ describe('GGUF writer', () => {
 
     const qwen: LlamaConfig = { ...small, ropeStyle: 'half', qkvBias: true, tiedEmbeddings: true };
     const qwenWeights = randomWeights(qwen, 8);
-    const file = parseGguf(serializeModelGguf({ config: qwen, weights: qwenWeights, tokenizer: smallVocab }), 'q.gguf');
+    const qwenBytes = serializeModelGguf({ config: qwen, weights: qwenWeights, tokenizer: smallVocab });
+    const file = parseGguf(qwenBytes, 'q.gguf');
     expect(file.metadata.get('general.architecture')).toBe('qwen2');
     expect(file.tensors.has('blk.1.attn_k.bias')).toBe(true);
     const qwenBack = ggufModel(file);
@@ -178,7 +186,8 @@ describe('GGUF errors name the file and the fault', () => {
     expect(() => ggufModel(file)).toThrow(
       /quant\.gguf: tensor "blk\.1\.ffn_down\.weight" has type Q4_K, which is not supported/,
     );
-    const gpt = parseGguf(serializeGguf([{ key: 'general.architecture', type: GgufValueType.STRING, value: 'gpt2' }], []), 'g.gguf');
+    const gptMetadata = [{ key: 'general.architecture', type: GgufValueType.STRING, value: 'gpt2' } as const];
+    const gpt = parseGguf(serializeGguf(gptMetadata, []), 'g.gguf');
     expect(() => ggufModel(gpt)).toThrow(/g\.gguf: architecture "gpt2" is not supported/);
     expect(() => ggufVocab(gpt)).toThrow(/g\.gguf: metadata "tokenizer\.ggml\.model" is missing/);
   });

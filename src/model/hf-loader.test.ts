@@ -30,7 +30,10 @@ const storiesVocab = vocabFromSpmTokenizer(storiesTokenizer);
 /** A tiny byte-level BPE tokenizer.json (Qwen2/SmolLM style) over 8 tokens. */
 const byteLevelJson = {
   version: '1.0',
-  added_tokens: [{ id: 7, content: '<|endoftext|>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }],
+  added_tokens: [{
+    id: 7, content: '<|endoftext|>', special: true, single_word: false, lstrip: false, rstrip: false,
+    normalized: false,
+  }],
   normalizer: null,
   pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
   post_processor: null,
@@ -53,7 +56,8 @@ async function writeHfFolder(
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   const half = withRopeStyle(config, weights, 'half');
-  const tensors = toHfTensors(half.config, half.weights).map((t): [string, { shape: number[]; data: Float32Array }] => [t.name, t]);
+  const tensors = toHfTensors(half.config, half.weights)
+    .map((t): [string, { shape: number[]; data: Float32Array }] => [t.name, t]);
   if (options.shards) {
     const weightMap: Record<string, string> = {};
     for (let s = 0; s < options.shards; s++) {
@@ -62,7 +66,8 @@ async function writeHfFolder(
       for (const [tensorName] of part) weightMap[tensorName] = name;
       await writeSafetensors(join(dir, name), part, { format: 'pt' });
     }
-    await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const index = JSON.stringify({ metadata: {}, weight_map: weightMap });
+    await writeFile(join(dir, 'model.safetensors.index.json'), index);
   } else {
     await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   }
@@ -94,7 +99,8 @@ describe('Hugging Face folders', () => {
     expect(ids).toEqual(storiesTokenizer.encode(text, { bos: true }));
     expect(hf.tokenizer.decode(ids)).toBe(text);
 
-    const gguf = ggufModel(parseGguf(serializeModelGguf({ config: hf.config, weights: hf.weights, tokenizer: storiesVocab }), 'e.gguf'));
+    const exported = serializeModelGguf({ config: hf.config, weights: hf.weights, tokenizer: storiesVocab });
+    const gguf = ggufModel(parseGguf(exported, 'e.gguf'));
     expect(gguf.config.ropeStyle).toBe('interleaved');
     const viaHf = await engineLogits(hf.config, hf.weights, hf.tokenizer, ids);
     const viaGguf = await engineLogits(gguf.config, gguf.weights, hf.tokenizer, ids);
@@ -111,7 +117,8 @@ describe('Hugging Face folders', () => {
     };
     const weights = randomWeights(config, 4);
     const dir = join(scratch, 'qwen');
-    await writeHfFolder(dir, config, weights, byteLevelJson, { shards: 3, modelConfig: { bos_token_id: null, eos_token_id: 7 } });
+    const modelConfig = { bos_token_id: null, eos_token_id: 7 };
+    await writeHfFolder(dir, config, weights, byteLevelJson, { shards: 3, modelConfig });
     const hf = await loadHfModel(dir);
     expect(hf.config).toEqual(config);
     expect(hf.weights).toEqual(weights);
@@ -121,7 +128,7 @@ describe('Hugging Face folders', () => {
     expect(hf.tokenizer.piece(4)).toBe(' hi');
 
     const ids = [3, 4, 5, 6, 0];
-    const ggufFile = parseGguf(serializeModelGguf({ config: hf.config, weights: hf.weights, tokenizer: hf.tokenizer }), 'q.gguf');
+    const ggufFile = parseGguf(serializeModelGguf({ ...hf, tokenizer: hf.tokenizer }), 'q.gguf');
     const gguf = ggufModel(ggufFile);
     const vocab = ggufVocab(ggufFile);
     expect(vocab).toMatchObject({ model: 'gpt2', merges: ['h i', '\u0120 hi'], eosId: 7 });
@@ -145,7 +152,11 @@ describe('Hugging Face folders', () => {
         type: 'Sequence',
         pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevelJson.pre_tokenizer],
       },
-      model: { ...byteLevelJson.model, vocab: { ...byteLevelJson.model.vocab, '1': 8, '2': 9, '12': 10 }, merges: [...byteLevelJson.model.merges, '1 2'] },
+      model: {
+        ...byteLevelJson.model,
+        vocab: { ...byteLevelJson.model.vocab, '1': 8, '2': 9, '12': 10 },
+        merges: [...byteLevelJson.model.merges, '1 2'],
+      },
     };
     const dir = join(scratch, 'smollm');
     await writeHfFolder(dir, config, weights, digitsFirst, { modelConfig: { eos_token_id: 7, bos_token_id: 7 } });
@@ -196,7 +207,9 @@ describe('Hugging Face folders', () => {
   });
 
   it('names the file and the fault', async () => {
-    const config: LlamaConfig = { ...stories.config, vocabSize: 6, dim: 8, hiddenDim: 8, nHeads: 2, nKvHeads: 2, nLayers: 1 };
+    const config: LlamaConfig = {
+      ...stories.config, vocabSize: 6, dim: 8, hiddenDim: 8, nHeads: 2, nKvHeads: 2, nLayers: 1,
+    };
     const weights = randomWeights(config, 1);
     const dir = join(scratch, 'bad');
     await writeHfFolder(dir, config, weights, byteLevelJson);
@@ -214,6 +227,8 @@ describe('Hugging Face folders', () => {
       /model\.safetensors: tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[8,8\], the config implies \[12,8\]/,
     );
     await writeFile(join(dir, 'config.json'), JSON.stringify({ ...hfConfig, num_hidden_layers: 2 }));
-    await expect(loadHfModel(dir)).rejects.toThrow(/model\.safetensors: tensor "model\.layers\.1\.input_layernorm\.weight" is missing/);
+    await expect(loadHfModel(dir)).rejects.toThrow(
+      /model\.safetensors: tensor "model\.layers\.1\.input_layernorm\.weight" is missing/,
+    );
   });
 });
