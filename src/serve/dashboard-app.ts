@@ -175,7 +175,7 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     const dir = runPath(runsDir, run);
     const { kind } = parseQuery(compareQuerySchema, c.req.query());
     const pairs = comparisonPairs(dir, kind);
-    const labelled = stores.labelledPairIds(dir);
+    const labelled = stores.labelledPairIds(dir, kind);
     const open = pairs.filter((pair) => !labelled.has(pair.id));
     if (open.length === 0) return c.json({ done: true, total: pairs.length, remaining: 0 });
 

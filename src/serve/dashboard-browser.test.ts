@@ -208,6 +208,19 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(labels.agreement.n).toBe(4);
     expect(labels.agreement.agree).toBe(agree);
     expect(labels.agreement.interval.low).toBeLessThan(agree / 4);
+
+    // Pairs of the final and the start policy: two labels give a blind win rate.
+    await page.selectOption('.compare-bar select', 'policy');
+    await expect.poll(() => page.locator('.compare-bar').textContent()).toContain('8 of 8');
+    for (const key of ['ArrowLeft', 'ArrowRight']) {
+      const shown = await page.locator('.blind').getAttribute('data-presentation');
+      await page.keyboard.press(key);
+      await expect.poll(() => page.locator('.blind').getAttribute('data-presentation')).not.toBe(shown);
+    }
+    const winRate = page.locator('[data-stat="win-rate"]');
+    await winRate.waitFor();
+    expect(await winRate.textContent()).toContain('final over start');
+    await page.screenshot({ path: join(shots, '7b-compare-policy.png'), fullPage: true });
   });
 
   it('shows new points of a training run without a reload', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type Database from 'better-sqlite3';
 
-import { HumanLabelStore } from '../store/human-labels.ts';
+import { HumanLabelStore, type HumanPairKind } from '../store/human-labels.ts';
 import {
   RunStore,
   openRunDatabase,
@@ -54,8 +54,8 @@ export class RunStores {
     return this.hasStore(runDir) ? this.labels(runDir).count() : 0;
   }
 
-  labelledPairIds(runDir: string): Set<string> {
-    return this.hasStore(runDir) ? this.labels(runDir).labelledPairIds() : new Set();
+  labelledPairIds(runDir: string, kind: HumanPairKind): Set<string> {
+    return this.hasStore(runDir) ? this.labels(runDir).labelledPairIds(kind) : new Set();
   }
 
   /** Stage status from the pipeline's table; empty when the run has none. */

@@ -121,11 +121,11 @@ export class HumanLabelStore {
     return (rows as HumanLabelRow[]).map(fromRow);
   }
 
-  /** Ids of the pairs that already carry a label, so a labelling session can skip them. */
-  labelledPairIds(): Set<string> {
-    const rows = this.db.prepare('SELECT DISTINCT pair_id FROM human_labels').all() as {
-      pair_id: string;
-    }[];
+  /** Ids of the pairs of `kind` that already carry a label, so a session can skip them. */
+  labelledPairIds(kind: HumanPairKind): Set<string> {
+    const rows = this.db
+      .prepare('SELECT DISTINCT pair_id FROM human_labels WHERE kind = ?')
+      .all(kind) as { pair_id: string }[];
     return new Set(rows.map((r) => r.pair_id));
   }
 

@@ -74,7 +74,12 @@ export function CompareTab({ run }: { run: string }) {
           Pairs
           <select
             value={kind}
-            onChange={(e) => setKind((e.target as HTMLSelectElement).value as 'judged' | 'policy')}
+            onChange={(e) => {
+              const select = e.target as HTMLSelectElement;
+              setKind(select.value as 'judged' | 'policy');
+              // Hand the keys back to labelling.
+              select.blur();
+            }}
           >
             <option value="judged">labelled by the AI judge</option>
             <option value="policy">final vs start policy</option>
@@ -148,15 +153,14 @@ function LabelStats({ summary }: { summary: LabelSummary }) {
         data-labels={summary.count}
       >
         <div class="label">AI–human agreement</div>
-        <div class="muted small">people's picks against the judge's verdict on the same pairs</div>
         <div class="big">{percent(agreement.rate)}</div>
-        <div class="muted small">
+        <div class="small">
           {agreement.agree} of {agreement.n} pairs · {intervalText(agreement.interval)}
         </div>
-        <div class="muted small">
-          {summary.count} labels in all; ties left out: {agreement.humanTies} by people,{' '}
-          {agreement.aiTies} by the judge
-        </div>
+        <p class="muted small note">
+          People's picks against the judge's verdict on the same pairs. {summary.count} labels
+          in all; ties left out: {agreement.humanTies} by people, {agreement.aiTies} by the judge.
+        </p>
       </section>
       {winRates.map((w) => (
         <section class="stat card" key={`${w.policy}|${w.opponent}`} data-stat="win-rate">
