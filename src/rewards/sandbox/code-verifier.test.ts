@@ -86,6 +86,26 @@ describe('CodeVerifier on HumanEval-TS', () => {
     expect(program).toBe('function f() {\n  return 1;\n}\n\n\nTESTS\n');
   });
 
+  it('bounds the programs running at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const counting = new CodeVerifier({
+      maxConcurrent: 2,
+      run: async (options) => {
+        running++;
+        peak = Math.max(peak, running);
+        const result = await runProgram(options);
+        running--;
+        return result;
+      },
+    });
+    const outcomes = await counting.score(
+      Array.from({ length: 6 }, () => item('HumanEval_23_strlen', '  return string.length;\n}\n')),
+    );
+    expect(outcomes.map((o) => o.ok && o.reward)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(peak).toBe(2);
+  });
+
   it('reports a missing test suite as an unscored item', async () => {
     const [outcome] = await verifier.score([{ prompt: 'x', response: 'y' }]);
     expect(outcome).toEqual({ ok: false, reason: 'no tests in reference' });
