@@ -141,6 +141,22 @@ describe('GGUF writer', () => {
     )).toBe(0);
   });
 
+  it('reads BF16 tensors and version-2 files', () => {
+    const weights = randomWeights(small, 4);
+    const parts = modelGgufParts({ config: small, weights, tokenizer: smallVocab });
+    const index = parts.tensors.findIndex((t) => t.name === 'blk.1.attn_output.weight');
+    // bfloat16 is the top 16 bits of a float32: truncate, then expect exactly those values back.
+    const words = new Uint32Array(Float32Array.from(weights.layers[1].wo).buffer);
+    const bf16 = Uint16Array.from(words, (w) => w >>> 16);
+    parts.tensors[index] = { ...parts.tensors[index], type: GgmlType.BF16, bytes: new Uint8Array(bf16.buffer) };
+    const bytes = serializeGguf(parts.metadata, parts.tensors);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(4, 2, true); // v2 has the same layout
+    const file = parseGguf(bytes, 'bf16.gguf');
+    expect(file.version).toBe(2);
+    const expected = new Float32Array(Uint32Array.from(words, (w) => (w & 0xffff0000) >>> 0).buffer);
+    expect(ggufModel(file).weights.layers[1].wo).toEqual(expected);
+  });
+
   it('dequantises Q8_0 blocks', () => {
     const block = new Uint8Array(34);
     new DataView(block.buffer).setUint16(0, 0x3800, true); // scale 0.5
