@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBackend } from '../model/backend.ts';
-import type { PairwiseInput, PairwiseJudge, PairwiseResult, PreferenceRecord } from '../judge/types.ts';
-import { makeRng } from '../util/rng.ts';
+import type { PairwiseInput, PairwiseJudge, PairwiseResult } from '../judge/types.ts';
 import { DpoTrainer, OnlineDpoTrainer } from './dpo.ts';
-import { LetterFractionReward, letterFraction, meanSampledReward, toyPrompts } from './toy-task.ts';
+import { LetterFractionReward, letterFraction, meanSampledReward, toyPreferences, toyPrompts } from './toy-task.ts';
 import { ToyCausalLM } from './toy-model.ts';
 
 beforeAll(() => ensureBackend());
@@ -12,31 +11,6 @@ beforeAll(() => ensureBackend());
 const reward = new LetterFractionReward('a');
 const evalPrompts = [...toyPrompts(), ...toyPrompts(), ...toyPrompts(), ...toyPrompts()];
 const score = (policy: ToyCausalLM) => meanSampledReward({ policy, prompts: evalPrompts, reward, maxNewTokens: 8, seed: 99 });
-
-/** Random letter strings; the one with more a's is chosen (a known scorer). */
-function toyPreferences(count: number, seed: number): PreferenceRecord[] {
-  const rng = makeRng(seed);
-  const letters = 'abcdefghijklm';
-  const word = (pA: number) =>
-    Array.from({ length: 6 }, () => (rng.next() < pA ? 'a' : letters[1 + rng.int(letters.length - 1)])).join('');
-  const prompts = toyPrompts();
-  const records: PreferenceRecord[] = [];
-  while (records.length < count) {
-    const x = word(rng.next() * 0.8);
-    const y = word(rng.next() * 0.8);
-    const [fx, fy] = [letterFraction(x, 'a'), letterFraction(y, 'a')];
-    if (fx === fy) continue;
-    records.push({
-      prompt: prompts[records.length % prompts.length].prompt,
-      chosen: fx > fy ? x : y,
-      rejected: fx > fy ? y : x,
-      pChosen: 1,
-      judge: 'letter-count',
-      source: 'verifier',
-    });
-  }
-  return records;
-}
 
 describe('offline DPO', () => {
   it('raises the toy reward from preferences of a known scorer', async () => {

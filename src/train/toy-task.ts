@@ -4,7 +4,9 @@
  * only of that letter. Pairs with ToyCausalLM's letter tokenizer.
  */
 import type { CausalLM } from '../model/types.ts';
+import type { PreferenceRecord } from '../judge/types.ts';
 import type { RewardItem, RewardOutcome, RewardSource } from '../rewards/types.ts';
+import { makeRng } from '../util/rng.ts';
 import type { PromptRecord } from './rollout.ts';
 
 export class LetterFractionReward implements RewardSource {
@@ -49,4 +51,29 @@ export async function meanSampledReward(options: {
   const outcomes = await reward.score(prompts.map((p, i) => ({ prompt: p.prompt, response: results[i].text })));
   const values = outcomes.map((o) => (o.ok ? o.reward : 0));
   return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** Random letter strings; the one with more a's is chosen (a known scorer). */
+export function toyPreferences(count: number, seed: number): PreferenceRecord[] {
+  const rng = makeRng(seed);
+  const letters = 'abcdefghijklm';
+  const word = (pA: number) =>
+    Array.from({ length: 6 }, () => (rng.next() < pA ? 'a' : letters[1 + rng.int(letters.length - 1)])).join('');
+  const prompts = toyPrompts();
+  const records: PreferenceRecord[] = [];
+  while (records.length < count) {
+    const x = word(rng.next() * 0.8);
+    const y = word(rng.next() * 0.8);
+    const [fx, fy] = [letterFraction(x, 'a'), letterFraction(y, 'a')];
+    if (fx === fy) continue;
+    records.push({
+      prompt: prompts[records.length % prompts.length].prompt,
+      chosen: fx > fy ? x : y,
+      rejected: fx > fy ? y : x,
+      pChosen: 1,
+      judge: 'letter-count',
+      source: 'verifier',
+    });
+  }
+  return records;
 }
