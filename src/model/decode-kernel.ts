@@ -158,16 +158,19 @@ export class DecodeKernel {
     const kvDim = this.kvDim;
     const group = nHeads / nKvHeads;
     const scale = 1 / Math.sqrt(headDim);
+    // Locals rather than property reads inside the hot loops.
+    const q = this.q;
+    const keys = cache.keys;
+    const values = cache.values;
     const scores = this.scores;
     const layerBase = layer * cache.capacity * kvDim;
     for (let h = 0; h < nHeads; h++) {
       const qOff = r * this.qDim + h * headDim;
-      const kvOff = Math.floor(h / group) * headDim;
+      const kvOff = layerBase + Math.floor(h / group) * headDim;
       let max = -Infinity;
-      for (let t = 0; t <= pos; t++) {
-        const kOff = layerBase + t * kvDim + kvOff;
+      for (let t = 0, kOff = kvOff; t <= pos; t++, kOff += kvDim) {
         let dot = 0;
-        for (let i = 0; i < headDim; i++) dot += this.q[qOff + i] * cache.keys[kOff + i];
+        for (let i = 0; i < headDim; i++) dot += q[qOff + i] * keys[kOff + i];
         const s = dot * scale;
         scores[t] = s;
         if (s > max) max = s;
@@ -178,12 +181,11 @@ export class DecodeKernel {
         scores[t] = e;
         sum += e;
       }
-      const out = att.subarray(qOff, qOff + headDim);
-      out.fill(0);
-      for (let t = 0; t <= pos; t++) {
-        const p = scores[t] / sum;
-        const vOff = layerBase + t * kvDim + kvOff;
-        for (let i = 0; i < headDim; i++) out[i] += p * cache.values[vOff + i];
+      const inv = 1 / sum;
+      for (let i = 0; i < headDim; i++) att[qOff + i] = 0;
+      for (let t = 0, vOff = kvOff; t <= pos; t++, vOff += kvDim) {
+        const p = scores[t] * inv;
+        for (let i = 0; i < headDim; i++) att[qOff + i] += p * values[vOff + i];
       }
     }
   }

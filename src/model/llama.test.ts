@@ -130,6 +130,16 @@ class PlainLlama {
   }
 }
 
+/** Logits [T, V] of each row of `rows` (equal lengths) as nested arrays. */
+function logitsOf(model: LlamaModel, rows: number[][], mask?: number[][]): number[][][] {
+  const tokens = tf.tensor2d(rows, [rows.length, rows[0].length], 'int32');
+  const maskTensor = mask ? tf.tensor2d(mask) : undefined;
+  const { logits, hidden } = model.forward(tokens, maskTensor);
+  const values = logits.arraySync();
+  [tokens, maskTensor, logits, hidden].forEach((t) => t?.dispose());
+  return values;
+}
+
 const argmax = (xs: number[]) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0);
 
 describe('LlamaModel on stories260K', () => {
@@ -166,8 +176,7 @@ describe('LlamaModel on stories260K', () => {
 
   it('gives forward logits within 1e-4 of the plain loop at every position', () => {
     const ids = [...prompt, ...reference.ids.slice(0, NEW_TOKENS - 1)];
-    const logits = tf.tidy(() =>
-      model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits.arraySync()[0]);
+    const logits = logitsOf(model, [ids])[0];
     let maxDiff = 0;
     logits.forEach((row, t) => row.forEach((v, i) => {
       maxDiff = Math.max(maxDiff, Math.abs(v - reference.logits[t][i]));
@@ -208,8 +217,7 @@ describe('LlamaModel on stories260K', () => {
   it('gives padded rows (left or right) the logits of the unpadded sequences', () => {
     const a = [...prompt, ...reference.ids.slice(0, 7)]; // 12 tokens
     const b = prompt.slice(0, 3); // 3 tokens
-    const alone = (ids: number[]) => tf.tidy(() =>
-      model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits.arraySync()[0]);
+    const alone = (ids: number[]) => logitsOf(model, [ids])[0];
     const T = a.length;
     const leftPadded = [...new Array(T - b.length).fill(0), ...b];
     const rightPadded = [...b, ...new Array(T - b.length).fill(0)];
@@ -218,8 +226,7 @@ describe('LlamaModel on stories260K', () => {
       [...new Array(T - b.length).fill(0), ...new Array(b.length).fill(1)],
       [...new Array(b.length).fill(1), ...new Array(T - b.length).fill(0)],
     ];
-    const batch = tf.tidy(() => model.forward(
-      tf.tensor2d([a, leftPadded, rightPadded], [3, T], 'int32'), tf.tensor2d(mask)).logits.arraySync());
+    const batch = logitsOf(model, [a, leftPadded, rightPadded], mask);
     const maxDiff = (x: number[][], y: number[][]) =>
       Math.max(...x.flatMap((row, t) => row.map((v, i) => Math.abs(v - y[t][i]))));
     expect(maxDiff(batch[0], alone(a))).toBeLessThan(1e-4);

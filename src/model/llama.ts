@@ -26,7 +26,7 @@ import {
 } from './llama-params.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
 import { tokenLogprobs } from './logprobs.ts';
-import { applyRope, ropeTables, type RopeTables } from './rope.ts';
+import { applyRope, pairIndex, ropeTables, rotationMatrix, type RopeTables } from './rope.ts';
 import { loadLlama2cTokenizer } from './tokenizer-spm.ts';
 import type {
   CausalLM,
@@ -59,6 +59,8 @@ export class LlamaModel implements CausalLM {
   readonly tokenizer: Tokenizer;
   readonly params: LlamaParams;
   private readonly rope: RopeTables;
+  /** [headDim, headDim] pair rotation used by applyRope; a constant, not trained. */
+  private readonly ropeRotation: tf.Tensor2D;
   /** Token ids that end a generated sequence (finishReason 'eos'). */
   readonly endTokens: readonly number[];
   private readonly trainableBase: boolean;
@@ -72,6 +74,8 @@ export class LlamaModel implements CausalLM {
     this.trainableBase = trainableBase;
     this.endTokens = endTokens;
     this.rope = ropeTables(config);
+    const headDim = config.dim / config.nHeads;
+    this.ropeRotation = tf.tensor2d(rotationMatrix(headDim, config.ropeStyle), [headDim, headDim]);
   }
 
   /** Builds a model from plain weights (as loaders return them). */
@@ -140,17 +144,23 @@ export class LlamaModel implements CausalLM {
     });
   }
 
+  /** cos/sin [B, T, 1, headDim] of each token's position, each pair's angle on both members. */
   private gatherAngles(positions: Int32Array, batch: number, seqLen: number) {
     const half = this.rope.half;
-    const cos = new Float32Array(batch * seqLen * half);
-    const sin = new Float32Array(batch * seqLen * half);
+    const headDim = 2 * half;
+    const style = this.config.ropeStyle;
+    const column = Array.from({ length: headDim }, (_, d) => pairIndex(d, headDim, style));
+    const cos = new Float32Array(batch * seqLen * headDim);
+    const sin = new Float32Array(batch * seqLen * headDim);
     positions.forEach((p, i) => {
-      cos.set(this.rope.cos.subarray(p * half, (p + 1) * half), i * half);
-      sin.set(this.rope.sin.subarray(p * half, (p + 1) * half), i * half);
+      for (let d = 0; d < headDim; d++) {
+        cos[i * headDim + d] = this.rope.cos[p * half + column[d]];
+        sin[i * headDim + d] = this.rope.sin[p * half + column[d]];
+      }
     });
     return {
-      cos: tf.tensor4d(cos, [batch, seqLen, 1, half]),
-      sin: tf.tensor4d(sin, [batch, seqLen, 1, half]),
+      cos: tf.tensor4d(cos, [batch, seqLen, 1, headDim]),
+      sin: tf.tensor4d(sin, [batch, seqLen, 1, headDim]),
     };
   }
 
@@ -165,9 +175,9 @@ export class LlamaModel implements CausalLM {
       const y = tf.matMul(flat, w);
       return tf.reshape(bias ? tf.add(y, bias) : y, [batch, seqLen, heads, headDim]) as tf.Tensor4D;
     };
-    const style = this.config.ropeStyle;
-    const q = applyRope(project(effectiveMatrix(layer, 'wq'), layer.bq, nHeads), cos, sin, style);
-    const k = applyRope(project(effectiveMatrix(layer, 'wk'), layer.bk, nKvHeads), cos, sin, style);
+    const rotation = this.ropeRotation;
+    const q = applyRope(project(effectiveMatrix(layer, 'wq'), layer.bq, nHeads), cos, sin, rotation);
+    const k = applyRope(project(effectiveMatrix(layer, 'wk'), layer.bk, nKvHeads), cos, sin, rotation);
     const v = project(effectiveMatrix(layer, 'wv'), layer.bv, nKvHeads);
 
     // Query heads sharing a KV head are stacked along the time axis, so one batched matMul per
@@ -259,6 +269,7 @@ export class LlamaModel implements CausalLM {
     if (this.disposed) return;
     this.disposed = true;
     for (const v of allVariables(this.params)) v.dispose();
+    this.ropeRotation.dispose();
   }
 
   get isTrainableBase(): boolean {

@@ -29,22 +29,33 @@ export function ropeTables(config: LlamaConfig): RopeTables {
 }
 
 /**
- * Rotates x [batch, seqLen, heads, headDim] by the angles cos/sin [batch, seqLen, 1, headDim/2]
- * already gathered for each token's position.
+ * The rotation as two dense pieces, x' = x * cos + (x R) * sin, where R maps each pair (a, b)
+ * to (-b, a) and cos/sin repeat each pair's angle over its two members. Slicing pairs apart
+ * instead would hit the wasm backend's element-by-element slice path, ~100x slower.
+ */
+export function rotationMatrix(headDim: number, style: LlamaConfig['ropeStyle']): Float32Array {
+  const r = new Float32Array(headDim * headDim); // [headDim (in), headDim (out)]
+  const half = headDim / 2;
+  for (let j = 0; j < half; j++) {
+    const [a, b] = style === 'interleaved' ? [2 * j, 2 * j + 1] : [j, j + half];
+    r[b * headDim + a] = -1; // out[a] = -x[b]
+    r[a * headDim + b] = 1; // out[b] = x[a]
+  }
+  return r;
+}
+
+/** Column of each head dimension in the half-width angle tables, per pairing style. */
+export function pairIndex(dimIndex: number, headDim: number, style: LlamaConfig['ropeStyle']): number {
+  return style === 'interleaved' ? dimIndex >> 1 : dimIndex % (headDim / 2);
+}
+
+/**
+ * Rotates x [batch, seqLen, heads, headDim] by cos/sin [batch, seqLen, 1, headDim] (each
+ * pair's angle already repeated onto both its members), with rotation = rotationMatrix().
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D,
-  style: LlamaConfig['ropeStyle']): tf.Tensor4D {
+  rotation: tf.Tensor2D): tf.Tensor4D {
   const [b, t, h, d] = x.shape;
-  const half = d / 2;
-  if (style === 'half') {
-    const [x0, x1] = tf.split(x, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
-    const r0 = tf.sub(tf.mul(x0, cos), tf.mul(x1, sin));
-    const r1 = tf.add(tf.mul(x0, sin), tf.mul(x1, cos));
-    return tf.concat([r0, r1], 3) as tf.Tensor4D;
-  }
-  const pairs = tf.reshape(x, [b, t, h, half, 2]);
-  const [x0, x1] = tf.split(pairs, 2, 4).map((p) => tf.reshape(p, [b, t, h, half]));
-  const r0 = tf.sub(tf.mul(x0, cos), tf.mul(x1, sin));
-  const r1 = tf.add(tf.mul(x0, sin), tf.mul(x1, cos));
-  return tf.reshape(tf.stack([r0, r1], 4), [b, t, h, d]) as tf.Tensor4D;
+  const turned = tf.reshape(tf.matMul(tf.reshape(x, [b * t * h, d]), rotation), [b, t, h, d]);
+  return tf.add(tf.mul(x, cos), tf.mul(turned, sin)) as tf.Tensor4D;
 }

@@ -138,7 +138,13 @@ describe('training stories260K', () => {
       { lora: { rank: 2, targets: ['wq', 'wv'] }, seed: 4 });
     expect(lora.trainableVariables().length).toBe(5 * 2 * 2);
     const { tokens, mask } = batch();
-    const logitsOf = (m: LlamaModel) => tf.tidy(() => m.forward(tokens, mask).logits.dataSync());
+    const logitsOf = (m: LlamaModel) => {
+      const { logits, hidden } = m.forward(tokens, mask);
+      const values = logits.dataSync();
+      logits.dispose();
+      hidden.dispose();
+      return values;
+    };
     const frozenBase = lora.cloneFrozen();
     expect(Array.from(logitsOf(lora))).toEqual(Array.from(logitsOf(frozenBase)));
 
