@@ -150,6 +150,10 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
 
     await page.click('nav.tabs a:text("Judge audits")');
     await page.locator('.audits h3', { hasText: 'audit.json' }).waitFor();
+    const auditRows = page.locator('[data-audit-report] tbody tr');
+    expect(await auditRows.count()).toBe(2);
+    expect(await auditRows.first().textContent()).toContain('63.0%');
+    await page.locator('.audits h3', { hasText: 'audits/principles.json' }).waitFor();
     await page.screenshot({ path: join(shots, '5-audits.png'), fullPage: true });
   });
 
@@ -215,7 +219,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     for (const key of ['ArrowLeft', 'ArrowRight']) {
       const shown = await page.locator('.blind').getAttribute('data-presentation');
       await page.keyboard.press(key);
-      await expect.poll(() => page.locator('.blind').getAttribute('data-presentation')).not.toBe(shown);
+      await expect
+        .poll(() => page.locator('.blind').getAttribute('data-presentation'))
+        .not.toBe(shown);
     }
     const winRate = page.locator('[data-stat="win-rate"]');
     await winRate.waitFor();

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { AuditReport, SubsetReport } from '../judge/audit.ts';
 import type { PreferenceRecord } from '../judge/types.ts';
 import { RunStore, openRunDatabase } from '../store/run-store.ts';
 import { makeRng } from '../util/rng.ts';
@@ -144,28 +145,51 @@ export function writeFixtureRun(options: FixtureRunOptions): string {
   );
   if (options.withStore ?? true) writeFixtureStore(join(dir, 'store.sqlite'), records, rng.next);
 
+  writeFileSync(join(dir, 'audit.json'), JSON.stringify(fixtureAudit(), null, 2));
+  mkdirSync(join(dir, 'audits'), { recursive: true });
   writeFileSync(
-    join(dir, 'audit.json'),
-    JSON.stringify(
-      {
-        judge: 'embedded',
-        dataset: 'llmbar/natural',
-        n: 100,
-        accuracy: 0.63,
-        positionConsistency: 0.81,
-        firstPositionRate: 0.56,
-        lengthBias: { longerChosenRate: 0.58, n: 92 },
-        perPrinciple: { kindness: { accuracy: 0.66, n: 25 }, coherence: { accuracy: 0.6, n: 25 } },
-      },
-      null,
-      2,
-    ),
+    join(dir, 'audits', 'principles.json'),
+    JSON.stringify({
+      perPrinciple: { kindness: { accuracy: 0.66, n: 25 }, coherence: { accuracy: 0.6, n: 25 } },
+    }),
   );
   writeFileSync(
     join(dir, 'summary.json'),
     JSON.stringify({ winRate: 0.62, harmlessRate: 0.97, steps: ppoSteps }),
   );
   return dir;
+}
+
+/** A judge audit in the shape `rlaif judge audit --json` writes (AuditReport). */
+function fixtureAudit(): AuditReport {
+  const estimate = (value: number, n: number) => ({
+    value,
+    low: value - 0.09,
+    high: value + 0.08,
+    n,
+  });
+  const subset = (name: string, items: number, agreement: number): SubsetReport => ({
+    subset: name,
+    items,
+    failures: 1,
+    agreement: estimate(agreement, items),
+    singleOrderAgreement: estimate(agreement - 0.02, 2 * items),
+    positionConsistency: estimate(0.81, items),
+    firstPositionRate: estimate(0.56, 2 * items),
+    longerRate: estimate(0.58, 2 * items),
+    goldLongerRate: estimate(0.49, items),
+    lengthCorrelation: estimate(0.12, 2 * items),
+    lengthSlope: estimate(0.31, 2 * items),
+  });
+  return {
+    judge: 'embedded',
+    seed: 7,
+    subsets: [
+      subset('llmbar/natural', 100, 0.63),
+      subset('llmbar/adversarial-neighbor', 134, 0.41),
+    ],
+    failureKinds: { parse: 2 },
+  };
 }
 
 /** One PPO metrics line, shaped like a run that improves slowly; `noise` in [0, 1). */

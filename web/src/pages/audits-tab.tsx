@@ -4,7 +4,9 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, type AuditFile } from '../api.ts';
-import { number } from '../format.ts';
+import type { SubsetReport } from '../../../src/judge/audit.ts';
+import type { Estimate } from '../../../src/judge/stats.ts';
+import { number, percent } from '../format.ts';
 
 function Value({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span class="muted">–</span>;
@@ -83,6 +85,106 @@ function RecordTable({ rows }: { rows: Record<string, Record<string, unknown>> }
   );
 }
 
+type AuditData = { judge: string; seed: number; subsets: SubsetReport[]; failureKinds: object };
+
+function isAuditReport(data: unknown): data is AuditData {
+  const report = data as Partial<AuditData> | null;
+  return !!report && typeof report.judge === 'string' && Array.isArray(report.subsets);
+}
+
+const auditColumns: { key: keyof SubsetReport; title: string; rate: boolean; hint: string }[] = [
+  { key: 'agreement', title: 'agreement', rate: true, hint: 'with gold, both orders combined' },
+  {
+    key: 'singleOrderAgreement',
+    title: 'one order',
+    rate: true,
+    hint: 'agreement of single-order decisions',
+  },
+  { key: 'positionConsistency', title: 'consistent', rate: true, hint: 'same pick in both orders' },
+  {
+    key: 'firstPositionRate',
+    title: 'first shown',
+    rate: true,
+    hint: 'picks the first-shown response (0.5 is unbiased)',
+  },
+  { key: 'longerRate', title: 'longer', rate: true, hint: 'picks the longer response' },
+  {
+    key: 'goldLongerRate',
+    title: 'gold longer',
+    rate: true,
+    hint: 'gold prefers the longer response (baseline)',
+  },
+  {
+    key: 'lengthCorrelation',
+    title: 'length r',
+    rate: false,
+    hint: 'Pearson r of P(first) with the log length ratio',
+  },
+  {
+    key: 'lengthSlope',
+    title: 'length slope',
+    rate: false,
+    hint: 'slope of logit P(first) on the log length ratio',
+  },
+];
+
+function EstimateCell({ estimate, rate }: { estimate: Estimate; rate: boolean }) {
+  const show = (v: number) => (rate ? percent(v) : v.toFixed(2));
+  return (
+    <td class="num estimate" title={`n = ${estimate.n}`}>
+      <strong>{show(estimate.value)}</strong>
+      <span class="muted small">
+        {show(estimate.low)} – {show(estimate.high)}
+      </span>
+    </td>
+  );
+}
+
+/** A judge audit report: one row per gold subset, each figure with its 95% interval. */
+function AuditReportView({ report }: { report: AuditData }) {
+  const failures = Object.entries(report.failureKinds as Record<string, number>);
+  return (
+    <div data-audit-report>
+      <p class="muted small">
+        judge <strong>{report.judge}</strong> · seed {report.seed} · failures:{' '}
+        {failures.length === 0 ? 'none' : failures.map(([k, v]) => `${k} ${v}`).join(', ')}
+      </p>
+      <table class="table audit-report">
+        <thead>
+          <tr>
+            <th>subset</th>
+            <th>items</th>
+            {auditColumns.map((c) => (
+              <th key={c.key} title={c.hint}>
+                {c.title}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {report.subsets.map((subset) => (
+            <tr key={subset.subset}>
+              <th>{subset.subset}</th>
+              <td class="num">
+                {subset.items}
+                {subset.failures > 0 && (
+                  <span class="muted small"> ({subset.failures} failed)</span>
+                )}
+              </td>
+              {auditColumns.map((c) => (
+                <EstimateCell key={c.key} estimate={subset[c.key] as Estimate} rate={c.rate} />
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="muted small">
+        Each cell: the estimate and its 95% interval. Hover a column for its meaning.
+      </p>
+    </div>
+  );
+}
+
 export function AuditsTab({ run }: { run: string }) {
   const [audits, setAudits] = useState<AuditFile[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -107,7 +209,13 @@ export function AuditsTab({ run }: { run: string }) {
       {audits.map((audit) => (
         <section class="card" key={audit.file}>
           <h3>{audit.file}</h3>
-          {audit.error ? <p class="error">{audit.error}</p> : <Value value={audit.data} />}
+          {audit.error ? (
+            <p class="error">{audit.error}</p>
+          ) : isAuditReport(audit.data) ? (
+            <AuditReportView report={audit.data} />
+          ) : (
+            <Value value={audit.data} />
+          )}
         </section>
       ))}
     </div>

@@ -158,8 +158,8 @@ function LabelStats({ summary }: { summary: LabelSummary }) {
           {agreement.agree} of {agreement.n} pairs · {intervalText(agreement.interval)}
         </div>
         <p class="muted small note">
-          People's picks against the judge's verdict on the same pairs. {summary.count} labels
-          in all; ties left out: {agreement.humanTies} by people, {agreement.aiTies} by the judge.
+          People's picks against the judge's verdict on the same pairs. {summary.count} labels in
+          all; ties left out: {agreement.humanTies} by people, {agreement.aiTies} by the judge.
         </p>
       </section>
       {winRates.map((w) => (
