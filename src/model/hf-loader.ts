@@ -166,7 +166,9 @@ function spmFromHfJson(
   added: AddedTokenJson[],
   ids: { bosId: number; eosId: number },
 ): SpmTokenizer {
-  const size = Math.max(...Object.values(model.vocab!), ...added.map((t) => t.id)) + 1;
+  // A loop, not Math.max(...ids): spreading 150k-entry vocabularies overflows the call stack.
+  const allIds = [...Object.values(model.vocab!), ...added.map((t) => t.id)];
+  const size = allIds.reduce((a, b) => Math.max(a, b), -1) + 1;
   const pieces = new Array<string>(size).fill('');
   for (const [piece, id] of Object.entries(model.vocab!)) pieces[id] = piece;
   for (const token of added) pieces[token.id] = token.content;

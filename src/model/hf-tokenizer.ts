@@ -59,7 +59,10 @@ export class HfTokenizer implements Tokenizer {
       throw new ModelFormatError(options.source, problem, { cause: error });
     }
     const vocab = this.core.get_vocab(true);
-    this.vocabSize = Math.max(...vocab.values()) + 1;
+    // A loop, not Math.max(...ids): spreading 150k-entry vocabularies overflows the call stack.
+    let largest = -1;
+    for (const id of vocab.values()) largest = Math.max(largest, id);
+    this.vocabSize = largest + 1;
     this.json = tokenizerJson;
     this.bosId = options.bosId;
     this.eosId = options.eosId;
