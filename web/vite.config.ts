@@ -13,6 +13,8 @@ export default defineConfig({
   base: '/',
   logLevel: 'warn',
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
+  // `npx vite --config web/vite.config.ts` for hot reload, against a running `rlaif ui`.
+  server: { host: '127.0.0.1', proxy: { '/api': process.env.RLAIF_UI_URL ?? 'http://127.0.0.1:4780' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
