@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,9 +21,25 @@ const rows: GsmRow[] = readFileSync(join(sharedDataDir(), 'gsm8k', 'test.jsonl')
 
 const finalOf = (answer: string) => answer.split('####')[1].trim().replace(/,/g, '');
 
-async function post(url: string, body: string): Promise<{ status: number; json: any }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  return { status: response.status, json: await response.json() };
+// Keep-alive sockets: the load test measures the server, not connection set-up.
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url: string, body: string): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Runs `task(i)` for i < n with at most `limit` in flight. */
@@ -39,7 +56,10 @@ describe('reward server (OpenRLHF remote reward-model protocol)', () => {
   beforeAll(async () => {
     server = await startRewardServer({ source: new NumericAnswerVerifier(), port: 0, maxWaitMs: 2 });
   });
-  afterAll(() => server.close());
+  afterAll(async () => {
+    agent.destroy();
+    await server.close();
+  });
 
   it('answers a bounded loopback load correctly, with malformed requests interleaved', async () => {
     const requests = 3000;
