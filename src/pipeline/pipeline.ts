@@ -105,7 +105,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
     }));
   }
   const usesRewardModel = ['ppo', 'rloo', 'grpo', 'reinforce'].includes(algorithm) && config.rewardModel.enabled;
-  if (usesRewardModel) stages.push(rewardModelStage({ base: startPolicy }));
+  if (usesRewardModel) stages.push(rewardModelStage({ backbone: () => loadPolicy(policyFiles) }));
   if (algorithm === 'dpo') {
     throw new RlaifError('rl.algorithm "dpo" is not wired into rlaif run in this build; use rlaif train');
   }
@@ -114,7 +114,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
     policy: trainPolicy,
     reference,
     reward: async (): Promise<RewardSource> => {
-      if (usesRewardModel) return rewardModelSource(context, await startPolicy());
+      if (usesRewardModel) return rewardModelSource(context, (await startPolicy()).tokenizer);
       return directReward(await trainingJudge());
     },
   }));
