@@ -97,6 +97,11 @@ export abstract class OnlineTrainer {
     return this.completed;
   }
 
+  /** Steps the config asks for in total. */
+  get plannedSteps(): number {
+    return this.settings.steps;
+  }
+
   /** Why training stopped, once a guardrail stopped it. */
   get halted(): string | undefined {
     return this.haltReason;
@@ -151,7 +156,7 @@ export abstract class OnlineTrainer {
 
   /** Runs steps until `steps` are done in total (the config's count by default) or a halt. */
   async train(options: { steps?: number; silent?: boolean } = {}): Promise<StepResult[]> {
-    const total = options.steps ?? this.settings.steps;
+    const total = options.steps ?? this.plannedSteps;
     const progress = startProgress({ label: this.stage, total, silent: options.silent });
     if (this.completed > 0) progress.tick(Math.min(this.completed, total));
     const results: StepResult[] = [];

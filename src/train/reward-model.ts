@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 
 import { ensureBackend } from '../model/backend.ts';
-import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
 import { RewardHead } from '../model/heads.ts';
 import { LlamaModel } from '../model/llama.ts';
 import { loadModel } from '../model/load.ts';
@@ -23,6 +23,7 @@ import type { CausalLM, Tokenizer } from '../model/types.ts';
 import type { RewardItem, RewardOutcome, RewardSource } from '../rewards/types.ts';
 import { ModelFormatError } from '../util/errors.ts';
 import { packSequences, splitPromptResponse } from './rollout.ts';
+import { saveModelFolder } from './training-state.ts';
 
 export const REWARD_MODEL_FILE = 'reward-model.json';
 const HEAD_WEIGHT = 'reward_head.weight';
@@ -123,15 +124,7 @@ export class RewardModel implements RewardSource {
       [HEAD_WEIGHT]: { shape: [state.weight.length], data: state.weight },
       [HEAD_BIAS]: { shape: [1], data: state.bias },
     };
-    const { config } = this.backbone;
-    const weights = this.backbone.exportWeights();
-    try {
-      await saveCheckpoint(dir, config, weights, { extra, tokenizer: this.backbone.tokenizer });
-    } catch (error) {
-      // Some tokenizers cannot be written as tokenizer.json; load() then needs one passed in.
-      if (!/cannot be saved as tokenizer.json/.test(String((error as Error).message))) throw error;
-      await saveCheckpoint(dir, config, weights, { extra });
-    }
+    await saveModelFolder(dir, this.backbone, extra);
     const stored: z.infer<typeof storedSchema> = {
       kind: 'rlaif-reward-model',
       offset: this.offset,

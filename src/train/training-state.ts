@@ -8,7 +8,9 @@ import { join } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
 
+import { type ExtraTensor, saveCheckpoint } from '../model/checkpoint.ts';
 import { readSafetensors, serializeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import type { CausalLM } from '../model/types.ts';
 import { RlaifError } from '../util/errors.ts';
 import { AdamW, clipByGlobalNorm, disposeMap } from '../model/optim.ts';
 
@@ -186,4 +188,18 @@ export function latestCheckpoint(dir: string): string | undefined {
     .map((m) => Number(m[1]))
     .sort((a, b) => b - a);
   return steps.length > 0 ? join(dir, `step-${steps[0]}`) : undefined;
+}
+
+/**
+ * Saves a model as an rlaif checkpoint folder with its tokenizer when the tokenizer can be
+ * written as tokenizer.json (otherwise without: loading then needs the tokenizer passed in).
+ */
+export async function saveModelFolder(dir: string, model: CausalLM, extra?: Record<string, ExtraTensor>): Promise<void> {
+  const weights = model.exportWeights();
+  try {
+    await saveCheckpoint(dir, model.config, weights, { extra, tokenizer: model.tokenizer });
+  } catch (error) {
+    if (!/cannot be saved as tokenizer.json/.test(String((error as Error).message))) throw error;
+    await saveCheckpoint(dir, model.config, weights, { extra });
+  }
 }
