@@ -23,8 +23,18 @@ export interface PostJsonOptions<T> {
 }
 
 export async function postJson<T>(options: PostJsonOptions<T>): Promise<T> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  // A plain controller and timer: AbortSignal.timeout/any build transferable signals that cost
+  // more per call than the rest of the request path, and their timers outlive the request.
+  const controller = new AbortController();
+  const timeout = { aborted: false };
+  const timer = setTimeout(() => {
+    timeout.aborted = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const forward = () => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) forward();
+  else options.signal?.addEventListener('abort', forward, { once: true });
+  const signal = controller.signal;
 
   let response: Response;
   let text: string;
@@ -37,6 +47,8 @@ export async function postJson<T>(options: PostJsonOptions<T>): Promise<T> {
     });
     text = await response.text();
   } catch (error) {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', forward);
     if (timeout.aborted) {
       throw new ProviderTimeoutError(`no reply from ${redact(options.url)} within ${options.timeoutMs} ms`);
     }
@@ -44,6 +56,8 @@ export async function postJson<T>(options: PostJsonOptions<T>): Promise<T> {
     throw new ProviderError(`request to ${redact(options.url)} failed: ${(error as Error).message}`,
       { retryable: true }, { cause: error });
   }
+  clearTimeout(timer);
+  options.signal?.removeEventListener('abort', forward);
 
   if (!response.ok) {
     const status = response.status;
