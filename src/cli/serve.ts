@@ -1,5 +1,6 @@
 /**
- * `rlaif serve reward`: the OpenRLHF-compatible reward endpoint over verifiers and judges.
+ * `rlaif serve reward`: the OpenRLHF-compatible reward endpoint over verifiers, judges and
+ * reward models, alone or as a weighted mixture.
  * `rlaif serve openai`: an OpenAI-compatible endpoint for a local model (llama2.c `.bin`, a
  * Hugging Face folder, or a `.gguf` through node-llama-cpp). Both bind 127.0.0.1 unless told
  * otherwise and run until interrupted.
@@ -31,13 +32,18 @@ const sourceFactories: Record<string, () => RewardSource> = {
   'judge-evaluator': () => new JudgeReward({ judge: createEvaluatorJudge(), center: 0.5 }),
 };
 
-/** "name[:weight][:optional]" -> a mixture component. */
-export function parseSourceSpec(spec: string): MixtureComponent {
+/**
+ * "name[:weight][:optional]" -> a mixture component; "rm=<folder>[:weight][:optional]" is a
+ * reward model saved by `rlaif train-rm`.
+ */
+export async function parseSourceSpec(spec: string): Promise<MixtureComponent> {
   const [name, weightText, flag, ...rest] = spec.split(':');
-  const factory = sourceFactories[name];
-  if (!factory || rest.length > 0 || (flag !== undefined && flag !== 'optional')) {
+  const rmFolder = name.startsWith('rm=') ? name.slice(3) : undefined;
+  const factory = rmFolder === undefined ? sourceFactories[name] : undefined;
+  if ((!factory && !rmFolder) || rest.length > 0 || (flag !== undefined && flag !== 'optional')) {
     throw new InputError(
-      `"${spec}" is not name[:weight][:optional] with name one of ${Object.keys(sourceFactories).join(', ')}`,
+      `"${spec}" is not name[:weight][:optional] with name rm=<folder> or one of ` +
+        Object.keys(sourceFactories).join(', '),
       { field: '--source' },
     );
   }
@@ -45,7 +51,14 @@ export function parseSourceSpec(spec: string): MixtureComponent {
   if (!Number.isFinite(weight) || weight < 0) {
     throw new InputError(`weight in "${spec}" must be a number >= 0`, { field: '--source' });
   }
-  return { source: factory(), weight, required: flag !== 'optional' };
+  let source: RewardSource;
+  if (rmFolder !== undefined) {
+    const { RewardModel } = await import('../train/reward-model.ts');
+    source = await RewardModel.load(rmFolder);
+  } else {
+    source = factory!();
+  }
+  return { source, weight, required: flag !== 'optional' };
 }
 
 function parsePort(value: string): number {
@@ -70,7 +83,7 @@ export function register(program: Command): void {
     .description("reward endpoint speaking OpenRLHF's remote reward-model protocol")
     .option(
       '--source <spec...>',
-      `name[:weight][:optional], repeatable; names: ${Object.keys(sourceFactories).join(', ')}`,
+      `name[:weight][:optional], repeatable; names: rm=<reward model folder>, ${Object.keys(sourceFactories).join(', ')}`,
       ['numeric'],
     )
     .option('--host <host>', 'interface to bind', '127.0.0.1')
@@ -78,7 +91,7 @@ export function register(program: Command): void {
     .option('--failure-reward <r>', 'reward for items that cannot be scored (default: the request fails)')
     .option('--max-wait-ms <ms>', 'how long a request waits to be batched with others', '5')
     .action(async (options: { source: string[]; host: string; port: string; failureReward?: string; maxWaitMs: string }) => {
-      const components = options.source.map(parseSourceSpec);
+      const components = await Promise.all(options.source.map(parseSourceSpec));
       const source = components.length === 1 && components[0].weight === 1
         ? components[0].source
         : new RewardMixture({ components });

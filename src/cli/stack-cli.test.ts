@@ -8,14 +8,45 @@ import { readPrompts } from './cai.ts';
 import { parseSourceSpec } from './serve.ts';
 
 describe('rlaif serve reward --source', () => {
-  it('parses name[:weight][:optional]', () => {
-    expect(parseSourceSpec('numeric')).toMatchObject({ weight: 1, required: true });
-    expect(parseSourceSpec('numeric').source.id).toBe('verifier:numeric');
-    expect(parseSourceSpec('json:0.25:optional')).toMatchObject({ weight: 0.25, required: false });
-    expect(() => parseSourceSpec('nope')).toThrow('field "--source"');
-    expect(() => parseSourceSpec('numeric:-1')).toThrow(/weight/);
-    expect(() => parseSourceSpec('numeric:1:sometimes')).toThrow('field "--source"');
+  it('parses name[:weight][:optional]', async () => {
+    expect(await parseSourceSpec('numeric')).toMatchObject({ weight: 1, required: true });
+    expect((await parseSourceSpec('numeric')).source.id).toBe('verifier:numeric');
+    expect(await parseSourceSpec('json:0.25:optional')).toMatchObject({ weight: 0.25, required: false });
+    await expect(parseSourceSpec('nope')).rejects.toThrow('field "--source"');
+    await expect(parseSourceSpec('numeric:-1')).rejects.toThrow(/weight/);
+    await expect(parseSourceSpec('numeric:1:sometimes')).rejects.toThrow('field "--source"');
   });
+
+  it('loads a saved reward model as rm=<folder> and serves what it scores', async () => {
+    const { LlamaModel } = await import('../model/llama.ts');
+    const { RewardModel } = await import('../train/reward-model.ts');
+    const { sharedModelsDir } = await import('../util/paths.ts');
+    const { startRewardServer } = await import('../serve/reward-server.ts');
+    const backbone = await LlamaModel.fromLlama2c(join(sharedModelsDir(), 'stories260K', 'stories260K.bin'));
+    const trained = new RewardModel(backbone, { seed: 5 });
+    const folder = join(mkdtempSync(join(tmpdir(), 'rlaif-rm-')), 'rm');
+    await trained.save(folder);
+
+    const { source, weight } = await parseSourceSpec(`rm=${folder}:2`);
+    expect(weight).toBe(2);
+    const server = await startRewardServer({ source, port: 0 });
+    try {
+      const prompts = ['Once upon a time', 'Tom had a red ball.'];
+      const responses = [', there was a kind dog.', ' He gave it to his sister.'];
+      const reply = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: prompts.map((p, i) => p + responses[i]), prompts }),
+      });
+      const { rewards } = (await reply.json()) as { rewards: number[] };
+      const direct = await trained.rewards(prompts.map((prompt, i) => ({ prompt, response: responses[i] })));
+      expect(rewards).toHaveLength(2);
+      rewards.forEach((r, i) => expect(r).toBeCloseTo(direct[i], 4));
+    } finally {
+      await server.close();
+      backbone.dispose();
+    }
+  }, 60_000);
 });
 
 describe('rlaif cai --prompts', () => {
