@@ -297,6 +297,14 @@ export function ggufConfig(file: GgufFile): LlamaConfig {
   if (scaling !== undefined && scaling !== 'none') {
     throw new ModelFormatError(file.path, `RoPE scaling "${String(scaling)}" is not supported`);
   }
+  if (file.tensors.has('rope_freqs.weight')) {
+    const problem = 'RoPE frequency factors (tensor "rope_freqs.weight") are not supported';
+    throw new ModelFormatError(file.path, problem);
+  }
+  const experts = file.metadata.get(key('expert_count'));
+  if (typeof experts === 'number' && experts > 0) {
+    throw new ModelFormatError(file.path, `mixture-of-experts models (${experts} experts) are not supported`);
+  }
   const embedding = file.tensors.get('token_embd.weight');
   if (!embedding) throw new ModelFormatError(file.path, 'tensor "token_embd.weight" is missing');
   return {

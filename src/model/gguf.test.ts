@@ -202,6 +202,11 @@ describe('GGUF errors name the file and the fault', () => {
     expect(() => ggufModel(file)).toThrow(
       /quant\.gguf: tensor "blk\.1\.ffn_down\.weight" has type Q4_K, which is not supported/,
     );
+    const withFreqs = modelGgufParts({ config: small, weights: randomWeights(small, 1), tokenizer: smallVocab });
+    withFreqs.tensors.push({ name: 'rope_freqs.weight', dims: [2], type: GgmlType.F32, bytes: new Uint8Array(8) });
+    expect(() => ggufModel(parseGguf(serializeGguf(withFreqs.metadata, withFreqs.tensors), 'l3.gguf'))).toThrow(
+      /l3\.gguf: RoPE frequency factors \(tensor "rope_freqs\.weight"\) are not supported/,
+    );
     const gptMetadata = [{ key: 'general.architecture', type: GgufValueType.STRING, value: 'gpt2' } as const];
     const gpt = parseGguf(serializeGguf(gptMetadata, []), 'g.gguf');
     expect(() => ggufModel(gpt)).toThrow(/g\.gguf: architecture "gpt2" is not supported/);
