@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +166,17 @@ describe('sandbox containment', () => {
     // The host still runs programs normally after all of the above.
     const result = await runProgram({ code: 'const n: number = 2;\nconsole.log(n * 21);' });
     expect(result).toMatchObject({ passed: true, exitCode: 0, stdout: '42' });
+  });
+
+  it('runs in an empty network namespace when unshare works here', async () => {
+    const probe = spawnSync('unshare', ['-n', 'true']);
+    const code = `console.log(JSON.stringify(Object.keys(require('os').networkInterfaces())));`;
+    const result = await runProgram({ code, language: 'js' });
+    expect(result.passed).toBe(true);
+    const hostInterfaces = Object.keys(networkInterfaces()).filter((name) => name !== 'lo');
+    const childInterfaces = JSON.parse(result.stdout) as string[];
+    if (probe.status === 0) expect(childInterfaces).toEqual([]);
+    else expect(childInterfaces).toEqual(expect.arrayContaining(hostInterfaces));
   });
 
   it('bounds the output it keeps', async () => {
