@@ -10,11 +10,9 @@
 import { ModelFormatError } from '../util/errors.ts';
 import type { GgufFile } from './gguf-reader.ts';
 import { HfTokenizer } from './hf-tokenizer.ts';
-import { SpmTokenizer } from './tokenizer-spm.ts';
+import { SpmTokenizer, TokenType } from './tokenizer-spm.ts';
 import type { Tokenizer } from './types.ts';
 
-/** Token types as llama.cpp records them. */
-export const TokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
 export interface GgufVocab {
   model: 'llama' | 'gpt2';
@@ -22,7 +20,7 @@ export interface GgufVocab {
   tokens: string[];
   /** SentencePiece scores (llama); higher merges first. */
   scores?: number[];
-  /** TokenType per token; NORMAL when absent. */
+  /** TokenType (tokenizer-spm.ts) per token; normal when absent. */
   tokenTypes?: number[];
   /** BPE merges "left right", first applied first (gpt2). */
   merges?: string[];
@@ -100,7 +98,7 @@ export function sentencePieceMerges(
   scores: number[],
   types?: number[],
 ): [string, string][] {
-  const isNormal = (id: number) => (types?.[id] ?? TokenType.NORMAL) === TokenType.NORMAL;
+  const isNormal = (id: number) => (types?.[id] ?? TokenType.normal) === TokenType.normal;
   const ids = new Map<string, number>();
   tokens.forEach((token, id) => {
     if (isNormal(id) && !ids.has(token)) ids.set(token, id);
@@ -161,9 +159,9 @@ export function tokenizerJsonFromVocab(vocab: GgufVocab): Record<string, unknown
     if (!(token in vocabObject)) vocabObject[token] = id;
   });
   const added = vocab.tokens.flatMap((content, id) => {
-    const type = types[id] ?? TokenType.NORMAL;
-    const special = type === TokenType.CONTROL || type === TokenType.UNKNOWN;
-    if (!special && type !== TokenType.USER_DEFINED) return [];
+    const type = types[id] ?? TokenType.normal;
+    const special = type === TokenType.control || type === TokenType.unknown;
+    if (!special && type !== TokenType.userDefined) return [];
     return [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special }];
   });
 
@@ -252,10 +250,10 @@ export function vocabFromPieces(
   const { bosId = 1, eosId = 2, unkId = 0 } = ids;
   const tokens = pieces.map((piece) => piece.replaceAll(' ', '\u2581'));
   const tokenTypes = tokens.map((token, id) => {
-    if (id === unkId) return TokenType.UNKNOWN;
-    if (id === bosId || id === eosId) return TokenType.CONTROL;
-    if (/^<0x[0-9A-F]{2}>$/.test(token)) return TokenType.BYTE;
-    return TokenType.NORMAL;
+    if (id === unkId) return TokenType.unknown;
+    if (id === bosId || id === eosId) return TokenType.control;
+    if (/^<0x[0-9A-F]{2}>$/.test(token)) return TokenType.byte;
+    return TokenType.normal;
   });
   return { model: 'llama', tokens, scores: [...scores], tokenTypes, bosId, eosId, unkId, addBos: true };
 }
@@ -305,15 +303,15 @@ export function vocabOf(tokenizer: Tokenizer): GgufVocab {
   const tokenTypes: number[] = [];
   for (const [token, id] of Object.entries(model.vocab)) {
     tokens[id] = token;
-    tokenTypes[id] = TokenType.NORMAL;
+    tokenTypes[id] = TokenType.normal;
   }
   for (const added of (json.added_tokens ?? []) as { id: number; content: string; special?: boolean }[]) {
     tokens[added.id] = added.content;
-    tokenTypes[added.id] = added.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+    tokenTypes[added.id] = added.special ? TokenType.control : TokenType.userDefined;
   }
   for (let id = 0; id < tokens.length; id++) {
     // Holes in the id range become unused placeholder tokens.
-    if (tokens[id] === undefined) [tokens[id], tokenTypes[id]] = [`[PAD${id}]`, TokenType.UNUSED];
+    if (tokens[id] === undefined) [tokens[id], tokenTypes[id]] = [`[PAD${id}]`, TokenType.unused];
   }
   return {
     model: 'gpt2',

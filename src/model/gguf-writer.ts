@@ -8,9 +8,10 @@
 import { rename, writeFile } from 'node:fs/promises';
 
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from './gguf-reader.ts';
-import { TokenType, vocabOf, type GgufVocab } from './gguf-vocab.ts';
+import { vocabOf, type GgufVocab } from './gguf-vocab.ts';
 import { ggufTensorName, toHfTensors, withRopeStyle } from './hf-layout.ts';
 import { bytesOf, float32ToHalf } from './safetensors.ts';
+import { TokenType } from './tokenizer-spm.ts';
 import type { LlamaConfig, LlamaWeights, Tokenizer } from './types.ts';
 
 type ScalarType = Exclude<(typeof GgufValueType)[keyof typeof GgufValueType], 9>;
@@ -228,8 +229,8 @@ function padVocab(vocab: GgufVocab, size: number): GgufVocab {
     tokens: [...vocab.tokens, ...ids.map((id) => `[PAD${id}]`)],
     ...(vocab.scores ? { scores: [...vocab.scores, ...ids.map(() => 0)] } : {}),
     tokenTypes: [
-      ...(vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL)),
-      ...ids.map(() => TokenType.UNUSED),
+      ...(vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.normal)),
+      ...ids.map(() => TokenType.unused),
     ],
   };
 }
@@ -244,7 +245,7 @@ function vocabMetadata(vocab: GgufVocab): GgufMetadataEntry[] {
   add('tokens', STRING, vocab.tokens);
   add('pre', STRING, vocab.pre);
   add('scores', FLOAT32, vocab.scores);
-  add('token_type', INT32, vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.NORMAL));
+  add('token_type', INT32, vocab.tokenTypes ?? vocab.tokens.map(() => TokenType.normal));
   add('merges', STRING, vocab.merges);
   add('bos_token_id', UINT32, vocab.bosId);
   add('eos_token_id', UINT32, vocab.eosId);
