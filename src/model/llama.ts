@@ -65,6 +65,7 @@ export class LlamaModel implements CausalLM {
   readonly endTokens: readonly number[];
   private readonly trainableBase: boolean;
   private disposed = false;
+  private kernelCache?: { kernel: DecodeKernel; dataIds: object[] };
 
   private constructor(config: LlamaConfig, params: LlamaParams, tokenizer: Tokenizer,
     trainableBase: boolean, endTokens: readonly number[]) {
@@ -207,14 +208,28 @@ export class LlamaModel implements CausalLM {
 
   async generate(prompts: number[][], options: BatchGenerateOptions): Promise<GenerationResult[]> {
     this.assertLive();
-    const kernel = this.decodeKernel();
-    return generateWithKernel(kernel, this.tokenizer, prompts, options, this.endTokens);
+    return generateWithKernel(this.decodeKernel(), this.tokenizer, prompts, options,
+      this.endTokens);
   }
 
-  /** A fused no-grad decode kernel over a snapshot of the current weights. */
+  /**
+   * The fused no-grad decode kernel over the current weights. It is rebuilt only when a
+   * variable was assigned since the last call (assign gives a variable new data), so repeated
+   * generation between training steps does not copy the weights again. Owned by the model.
+   */
   decodeKernel(): DecodeKernel {
-    return new DecodeKernel(this.config, kernelWeightsFromParams(this.config, this.params),
+    this.assertLive();
+    const dataIds = allVariables(this.params).map((v) => v.dataId);
+    const cached = this.kernelCache;
+    if (cached && cached.dataIds.length === dataIds.length &&
+        cached.dataIds.every((id, i) => id === dataIds[i])) {
+      return cached.kernel;
+    }
+    cached?.kernel.dispose();
+    const kernel = new DecodeKernel(this.config, kernelWeightsFromParams(this.config, this.params),
       this.rope);
+    this.kernelCache = { kernel, dataIds };
+    return kernel;
   }
 
   async scoreContinuations(prompts: number[][], continuations: number[][]): Promise<number[][]> {
@@ -270,6 +285,8 @@ export class LlamaModel implements CausalLM {
     this.disposed = true;
     for (const v of allVariables(this.params)) v.dispose();
     this.ropeRotation.dispose();
+    this.kernelCache?.kernel.dispose();
+    this.kernelCache = undefined;
   }
 
   get isTrainableBase(): boolean {
