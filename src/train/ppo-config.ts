@@ -20,6 +20,8 @@ export const samplingSchema = z.strictObject({
   topK: z.number().int().min(0).default(0),
   /** 1 = off. Same caveat as temperature. */
   topP: z.number().gt(0).max(1).default(1),
+  /** Stop a response at the model's end token. false only for fixed-length benchmarks. */
+  stopOnEos: z.boolean().default(true),
 });
 
 export const optimizerSchema = z.strictObject({

@@ -24,6 +24,8 @@ export interface SamplingSettings {
   topP: number;
   /** Longest prompt kept, in tokens (the start is cut). */
   maxPromptTokens: number;
+  /** Stop at the end token (default true). */
+  stopOnEos?: boolean;
 }
 
 export interface Rollout {
@@ -85,6 +87,7 @@ export async function sampleRollout(
     temperature: settings.temperature,
     topK: settings.topK,
     topP: settings.topP,
+    stopOnEos: settings.stopOnEos,
     seed,
   });
   // CausalLM.generate keeps the end token as the last token: stopping is an action the policy
