@@ -201,6 +201,19 @@ describe('dashboard API', () => {
     };
     // Prompt 1 stored the rejected response first, so the chosen one is response 1.
     expect(group.verdicts).toMatchObject([{ chosen: 1, rejected: 0, shownFirst: 0 }]);
+
+    // Per-order probabilities come from the judge's table, turned to P(chosen): prompt 3's
+    // orders disagree (0.52 ± 0.3), prompt 1's agree (0.702 ± 0.04; its chosen response is b,
+    // so the signs flip).
+    const inconsistent = (await (await get('/api/runs/run/samples/3')).json()) as {
+      verdicts: { perOrder: number[] }[];
+    };
+    const [first, second] = inconsistent.verdicts[0].perOrder;
+    expect(first).toBeCloseTo(0.52 - 0.3, 10);
+    expect(second).toBeCloseTo(0.52 + 0.3, 10);
+    const consistent = (group.verdicts[0] as unknown as { perOrder: number[] }).perOrder;
+    expect(consistent[0]).toBeCloseTo(0.702 - 0.04, 10);
+    expect(consistent[1]).toBeCloseTo(0.702 + 0.04, 10);
     expect(group.responses[1].text).toBe('He shared it with his sister and they played all day.');
   });
 

@@ -116,7 +116,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
 
   it('opens a sample with its verdict', async () => {
     await page.click('nav.tabs a:text("Samples")');
-    await page.locator('.browser-list li a').first().click();
+    // The fourth prompt's verdict flipped when the responses swapped places.
+    await page.locator('.browser-list li a').nth(3).click();
     const detail = page.locator('.pair-detail');
     await detail.waitFor();
     const index = Number(await detail.getAttribute('data-sample'));
@@ -125,8 +126,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     ).json()) as {
       prompt: string;
       responses: { text: string }[];
-      verdicts: { principle: string; pChosen: number }[];
+      verdicts: { principle: string; pChosen: number; consistent: boolean; perOrder: number[] }[];
     };
+    expect(group.verdicts[0].consistent).toBe(false);
     // The samples come from the run store (two per prompt), each with its verdict.
     expect(group.responses).toHaveLength(2);
     await expect.poll(() => detail.locator('.prompt p').textContent()).toBe(group.prompt);
@@ -138,6 +140,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     );
     expect(await detail.locator('table.verdicts').textContent()).toContain(
       group.verdicts[0].pChosen.toFixed(3),
+    );
+    expect(await detail.locator('.per-order').textContent()).toContain(
+      group.verdicts[0].perOrder[1].toFixed(2),
     );
     await page.screenshot({ path: join(shots, '3-sample.png'), fullPage: true });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 import type { AuditReport, SubsetReport } from '../judge/audit.ts';
 import type { PreferenceRecord } from '../judge/types.ts';
+import { JudgmentStore } from '../store/judgments.ts';
 import { RunStore, openRunDatabase } from '../store/run-store.ts';
 import { makeRng } from '../util/rng.ts';
 
@@ -222,6 +223,7 @@ function writeFixtureStore(file: string, records: PreferenceRecord[], random: ()
   const db = openRunDatabase(file);
   try {
     const store = new RunStore(db);
+    const judgments = new JudgmentStore(db);
     store.markStarted('sample', 1);
     store.markDone('sample', 2);
     store.markStarted('judge', 3);
@@ -239,6 +241,28 @@ function writeFixtureStore(file: string, records: PreferenceRecord[], random: ()
         })),
       );
       store.addPreferences([{ ...record, promptIndex, pair: [0, 1] }]);
+
+      // The judge's own row, with one probability per presentation order; the orders split
+      // far apart for the inconsistent records.
+      const pA = texts[0] === record.chosen ? record.pChosen : 1 - record.pChosen;
+      const spread = record.consistent ? 0.04 : 0.3;
+      judgments.put({
+        judge: record.judge,
+        itemKey: `${promptIndex}:0:1`,
+        prompt: record.prompt,
+        a: texts[0],
+        b: texts[1],
+        verdict: {
+          ok: true,
+          pA,
+          choice: pA >= 0.5 ? 'A' : 'B',
+          consistent: record.consistent,
+          perOrder: [pA + spread, pA - spread],
+          principle: record.principle ?? '',
+          rationale: record.rationale,
+          source: 'embedded',
+        },
+      });
     });
     const evalPrompts = records.slice(0, 8);
     store.addEvalSamples(

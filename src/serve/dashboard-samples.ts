@@ -20,7 +20,21 @@ export interface SampleVerdict {
   consistent?: boolean;
   /** The response shown first to the judge, when the store recorded the order. */
   shownFirst?: number;
+  /**
+   * P(chosen better) from each presentation order alone: `shownFirst` shown first, then shown
+   * second. Present when the judge's stored verdict kept them; far apart means the judge
+   * contradicted itself when the responses swapped places.
+   */
+  perOrder?: number[];
 }
+
+/** The judge's per-order P(a better) for a pair, found by judge, prompt, a and b. */
+export type PerOrderLookup = (
+  judge: string,
+  prompt: string,
+  a: string,
+  b: string,
+) => number[] | undefined;
 
 export interface SampleGroup {
   /** The prompt's index in the run, or the group's position when read from preferences.jsonl. */
@@ -51,6 +65,7 @@ export type SampleQuery = z.infer<typeof sampleQuerySchema>;
 export function groupsFromStore(
   samples: readonly SampleRow[],
   preferences: readonly StoredPreference[],
+  perOrder: PerOrderLookup = () => undefined,
 ): SampleGroup[] {
   const groups = new Map<number, SampleGroup>();
   for (const sample of samples) {
@@ -78,11 +93,15 @@ export function groupsFromStore(
     const [first, second] = preference.pair.map(position);
     if (first < 0 || second < 0) continue;
     const firstIsChosen = group.responses[first].text === preference.chosen;
+    const [a, b] = [group.responses[first].text, group.responses[second].text];
+    const orders = perOrder(preference.judge, group.prompt, a, b);
     group.verdicts.push({
       ...verdictFields(preference),
       chosen: firstIsChosen ? first : second,
       rejected: firstIsChosen ? second : first,
       shownFirst: first,
+      // Stored as P(a better) with a = the first sample; turn into P(chosen better).
+      perOrder: orders?.map((p) => (firstIsChosen ? p : 1 - p)),
     });
   }
   return [...groups.values()].sort((a, b) => a.promptIndex - b.promptIndex);

@@ -17,7 +17,8 @@ import {
   type EvalVerdictRow,
   type StoredPreference,
 } from '../store/run-store.ts';
-import { groupsFromStore, type SampleGroup } from './dashboard-samples.ts';
+import { JudgmentStore } from '../store/judgments.ts';
+import { groupsFromStore, type PerOrderLookup, type SampleGroup } from './dashboard-samples.ts';
 
 interface Handle {
   db: Database.Database;
@@ -68,7 +69,10 @@ export class RunStores {
     const store = this.runStore(runDir);
     if (!store) return undefined;
     const samples = store.samples();
-    return samples.length > 0 ? groupsFromStore(samples, store.preferences()) : undefined;
+    if (samples.length === 0) return undefined;
+    const preferences = store.preferences();
+    const judges = new Set(preferences.map((p) => p.judge));
+    return groupsFromStore(samples, preferences, this.perOrderLookup(runDir, judges));
   }
 
   storedPreferences(runDir: string): StoredPreference[] {
@@ -83,6 +87,25 @@ export class RunStores {
       final: store.evalSamples('final'),
       judgeVerdicts: store.evalVerdicts('judge'),
     };
+  }
+
+  /** Per-order probabilities from the judge's own verdict table, matched by content. */
+  private perOrderLookup(runDir: string, judges: Set<string>): PerOrderLookup {
+    const db = this.open(runDir).db;
+    const found = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'judgments'")
+      .get();
+    if (!found) return () => undefined;
+    const store = new JudgmentStore(db);
+    const byContent = new Map<string, number[]>();
+    for (const judge of judges) {
+      for (const judgment of store.all(judge)) {
+        const { perOrder } = judgment.verdict;
+        if (perOrder)
+          byContent.set(contentKey(judge, judgment.prompt, judgment.a, judgment.b), perOrder);
+      }
+    }
+    return (judge, prompt, a, b) => byContent.get(contentKey(judge, prompt, a, b));
   }
 
   close(): void {
@@ -113,4 +136,8 @@ export class RunStores {
     }
     return handle;
   }
+}
+
+function contentKey(...parts: string[]): string {
+  return JSON.stringify(parts);
 }

@@ -122,6 +122,16 @@ function SampleDetail({ group }: { group: SampleGroup }) {
               </td>
               <td>
                 <ConsistencyBadge consistent={verdict.consistent} />
+                {verdict.perOrder && verdict.shownFirst !== undefined && (
+                  <div class="muted small per-order" title="P(chosen better) from each order alone">
+                    {verdict.perOrder
+                      .map((p, order) => {
+                        const first = order === 0 ? verdict.shownFirst! : otherOf(verdict);
+                        return `#${group.responses[first].sampleIndex} first: ${p.toFixed(2)}`;
+                      })
+                      .join(' · ')}
+                  </div>
+                )}
               </td>
               <td>{verdict.principle ?? '–'}</td>
               <td class="rationale">
@@ -133,6 +143,11 @@ function SampleDetail({ group }: { group: SampleGroup }) {
       </table>
     </article>
   );
+}
+
+/** The response of a verdict that was not shown first. */
+function otherOf(verdict: SampleGroup['verdicts'][number]): number {
+  return verdict.shownFirst === verdict.chosen ? verdict.rejected : verdict.chosen;
 }
 
 function plural(n: number, word: string): string {
