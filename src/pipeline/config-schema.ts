@@ -81,6 +81,10 @@ export const judgeSchema = z.strictObject({
     'Per comparison, sample one principle (seeded, by weight) or evaluate all and average. ' +
       'Default sample (the Constitutional AI paper\'s choice).',
   ),
+  temperature: z.number().positive().default(1).describe(
+    'Embedded judge only: softness of its preferences, P(A) = sigmoid(score gap / temperature). ' +
+      'Lower gives more decisive labels. Default 1.',
+  ),
   concurrency: positiveInt().max(256).default(4).describe(
     'Judge calls in flight at once. Default 4; raise to 32-64 for a vLLM server.',
   ),

@@ -41,6 +41,7 @@ export async function buildTrainingJudge(
       constitution,
       mode: config.judge.principles,
       seed: config.seed,
+      temperature: config.judge.temperature,
       model: needsModel ? await reference() : undefined,
     });
     return { judge: embedded, asksBoth: false, constitution, embedded };

@@ -96,7 +96,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
 
   const stages: Stage[] = [];
   const algorithm = config.rl.algorithm;
-  const usesPreferences = algorithm !== 'direct';
+  const usesRewardModel = ['ppo', 'rloo', 'grpo', 'reinforce'].includes(algorithm) && config.rewardModel.enabled;
+  // Without a reward model (direct, or rewardModel.enabled false) the judge scores rollouts itself.
+  const usesPreferences = usesRewardModel || algorithm === 'dpo';
   if (usesPreferences) {
     stages.push(sampleStage({ prompts: trainPrompts, policy: startPolicy }));
     stages.push(judgeStage({
@@ -104,7 +106,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
       judgeAsksBoth: (loaded.config.judge.backend !== 'embedded'),
     }));
   }
-  const usesRewardModel = ['ppo', 'rloo', 'grpo', 'reinforce'].includes(algorithm) && config.rewardModel.enabled;
   if (usesRewardModel) stages.push(rewardModelStage({ backbone: () => loadPolicy(policyFiles) }));
   if (algorithm === 'dpo') {
     throw new RlaifError('rl.algorithm "dpo" is not wired into rlaif run in this build; use rlaif train');
