@@ -1,4 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBackend } from '../model/backend.ts';
 import type { PolicyGradientConfigInput } from './policy-gradient-config.ts';
@@ -6,7 +10,9 @@ import { PolicyGradientTrainer } from './policy-gradient.ts';
 import { LetterFractionReward, toyPrompts } from './toy-task.ts';
 import { ToyCausalLM } from './toy-model.ts';
 
+const workDir = mkdtempSync(join(tmpdir(), 'rlaif-pg-'));
 beforeAll(() => ensureBackend());
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 async function trainToy(config: PolicyGradientConfigInput) {
   const policy = new ToyCausalLM({ seed: 1 });
@@ -55,5 +61,27 @@ describe('sequence-level policy gradients on the toy task', () => {
 
   it('rejects RLOO with a single sample per prompt, naming the setting', async () => {
     await expect(trainToy({ ...common, algo: 'rloo', samplesPerPrompt: 1 })).rejects.toThrow(/samplesPerPrompt >= 2/);
+  });
+});
+
+describe('policy-gradient checkpoints', () => {
+  it('REINFORCE resumes with its moving-average baseline on the same curve', async () => {
+    const config = { ...common, algo: 'reinforce' as const, steps: 4, checkpointEvery: 2 };
+    const run = async (dir: string, steps: number, resume: boolean) => {
+      const policy = new ToyCausalLM({ seed: 1 });
+      const trainer = await PolicyGradientTrainer.create({
+        policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config, checkpointDir: dir,
+      });
+      if (resume) expect(await trainer.resume()).toBe(true);
+      const results = await trainer.train({ steps, silent: true });
+      trainer.dispose();
+      policy.dispose();
+      return results.map((r) => Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !k.startsWith('perf/'))));
+    };
+    const straight = await run(join(workDir, 'a'), 4, false);
+    await run(join(workDir, 'b'), 2, false);
+    const resumed = await run(join(workDir, 'b'), 4, true);
+    expect(resumed).toEqual(straight.slice(2));
+    expect(resumed[0]['policy/baseline']).toBe(straight[2]['policy/baseline']);
   });
 });

@@ -38,12 +38,14 @@ describe('PPO on the toy task', () => {
   it('raises the reward far above where it started with a finite KL', async () => {
     const policy = new ToyCausalLM({ seed: 1 });
     const metricsFile = join(workDir, 'metrics.jsonl');
+    let calls = 0;
     const trainer = await PpoTrainer.create({
       policy,
       reward: new LetterFractionReward('a'),
       prompts: toyPrompts(),
       config: toyConfig,
       metrics: new MetricsWriter(metricsFile),
+      onStep: () => calls++,
     });
     const results = await trainer.train({ silent: true });
     const scores = results.map((r) => r.metrics['score/mean']);
@@ -54,6 +56,7 @@ describe('PPO on the toy task', () => {
     expect(last).toBeGreaterThan(0.6);
     for (const r of results) expect(Number.isFinite(r.metrics['objective/kl'])).toBe(true);
 
+    expect(calls).toBe(30);
     const written = readMetrics(metricsFile);
     expect(written).toHaveLength(30);
     for (const name of ['objective/kl', 'objective/entropy', 'objective/kl_coef', 'policy/clipfrac', 'policy/approxkl',
@@ -86,6 +89,8 @@ describe('PPO on a tiny LlamaModel', () => {
     expect((scores[0] + scores[1]) / 2).toBeLessThan(0.25);
     expect((scores.at(-1)! + scores.at(-2)!) / 2).toBeGreaterThan(0.6);
     for (const r of results) expect(Number.isFinite(r.metrics['objective/kl'])).toBe(true);
+    // Sampling at temperature 1 and scoring with the forward pass agree token by token.
+    expect(results[0].metrics['policy/sample_logprob_gap']).toBeLessThan(1e-3);
     trainer.dispose();
     policy.dispose();
   });
@@ -170,6 +175,19 @@ describe('PPO guardrails', () => {
     expect(text).toMatch(/KL to the reference is negative .*temperature=0.25/);
     trainer.dispose();
     reference.dispose();
+    policy.dispose();
+  });
+
+  it('stops the epochs early once approx KL passes the limit', async () => {
+    const policy = new ToyCausalLM({ seed: 1 });
+    const trainer = await PpoTrainer.create({
+      policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(),
+      config: { ...toyConfig, epochs: 4, earlyStopApproxKl: 1e-9 },
+    });
+    await trainer.trainStep(); // epoch 1 has ratio 1 at its first minibatch, then moves
+    const result = await trainer.trainStep();
+    expect(result.metrics['policy/epochs']).toBe(1);
+    trainer.dispose();
     policy.dispose();
   });
 
