@@ -82,6 +82,10 @@ function addJudgeOptions(command: Command): Command {
 }
 
 export function register(program: Command): void {
+  // `judge` and `judge audit` share option names; with positional options each command keeps
+  // the options written after its own name. Commander needs this on every ancestor; the root
+  // program has no options of its own, so nothing else changes.
+  program.enablePositionalOptions();
   const judge = addJudgeOptions(program
     .command('judge')
     .description('label candidate pairs with an AI judge into preference JSONL (see also: judge audit)')
@@ -90,6 +94,7 @@ export function register(program: Command): void {
     .option('--store <file>', 'SQLite file for verdicts and the call cache (default: <out>.sqlite)')
     .option('--pairing <how>', 'pairs from K responses: all | adjacent | first', 'all')
     .option('--drop-ties', 'leave tied pairs out of the output'))
+    .enablePositionalOptions()
     .action(async (raw: Record<string, unknown>) => runLabel(parseFlags(labelFlags, raw)));
 
   addJudgeOptions(judge

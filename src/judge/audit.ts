@@ -112,7 +112,8 @@ async function judgeBothOrders(judge: PairwiseJudge, item: GoldItem): Promise<It
   return {
     item,
     pBetter: (p1 + p2) / 2,
-    consistent: side(p1) !== 'even' && side(p1) === side(p2),
+    // Two even verdicts are the same verdict; an even one against a pick is not.
+    consistent: side(p1) === side(p2),
     decisions: [
       { pFirst: singleOrder(betterFirst), firstLength: item.better.length, secondLength: item.worse.length },
       { pFirst: singleOrder(worseFirst), firstLength: item.worse.length, secondLength: item.better.length },
