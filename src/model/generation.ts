@@ -162,13 +162,19 @@ export function sampleToken(logits: Float32Array, temperature: number, topK: num
   const invT = temperature > 0 ? 1 / temperature : 1;
   let max = -Infinity;
   for (let i = 0; i < vocab; i++) if (logits[i] * invT > max) max = logits[i] * invT;
+  // One pass of exponentials, reused for the normaliser, the entropy and the draw.
+  const probs = probScratch(vocab);
   let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[i] * invT - max);
+  for (let i = 0; i < vocab; i++) {
+    const e = Math.exp(logits[i] * invT - max);
+    probs[i] = e;
+    sum += e;
+  }
   const logZ = max + Math.log(sum);
   let entropy = 0;
   for (let i = 0; i < vocab; i++) {
-    const lp = logits[i] * invT - logZ;
-    entropy -= Math.exp(lp) * lp;
+    probs[i] /= sum;
+    if (probs[i] > 0) entropy -= probs[i] * (logits[i] * invT - logZ);
   }
   const logprobOf = (token: number) => logits[token] * invT - logZ;
 
@@ -178,50 +184,53 @@ export function sampleToken(logits: Float32Array, temperature: number, topK: num
     return { token: best, logprob: logprobOf(best), entropy };
   }
 
-  let candidates: number[];
-  if ((topK !== undefined && topK > 0 && topK < vocab) || (topP !== undefined && topP < 1)) {
-    const order = Array.from({ length: vocab }, (_, i) => i)
-      .sort((a, b) => logits[b] - logits[a] || a - b);
-    candidates = topK !== undefined && topK > 0 ? order.slice(0, topK) : order;
-    if (topP !== undefined && topP < 1) {
-      const mass = candidates.reduce((acc, i) => acc + Math.exp(logprobOf(i)), 0);
-      let cumulative = 0;
-      let keep = 0;
-      while (keep < candidates.length) {
-        cumulative += Math.exp(logprobOf(candidates[keep])) / mass;
-        keep++;
-        if (cumulative >= topP) break;
-      }
-      candidates = candidates.slice(0, keep);
-    }
-  } else {
-    candidates = [];
-  }
-
+  const truncated = (topK !== undefined && topK > 0 && topK < vocab) ||
+    (topP !== undefined && topP < 1);
   const draw = rng.next();
-  if (candidates.length === 0) {
+  if (!truncated) {
     // Full distribution, scanned in id order.
     let cumulative = 0;
     for (let i = 0; i < vocab; i++) {
-      cumulative += Math.exp(logprobOf(i));
+      cumulative += probs[i];
       if (draw < cumulative) return { token: i, logprob: logprobOf(i), entropy };
     }
-    const last = lastPositive(logits, invT, logZ);
+    const last = lastPositive(probs);
     return { token: last, logprob: logprobOf(last), entropy };
   }
-  const weights = candidates.map((i) => Math.exp(logprobOf(i)));
-  const total = weights.reduce((a, b) => a + b, 0);
+
+  const order = Array.from({ length: vocab }, (_, i) => i)
+    .sort((a, b) => logits[b] - logits[a] || a - b);
+  let candidates = topK !== undefined && topK > 0 ? order.slice(0, topK) : order;
+  if (topP !== undefined && topP < 1) {
+    const mass = candidates.reduce((acc, i) => acc + probs[i], 0);
+    let cumulative = 0;
+    let keep = 0;
+    while (keep < candidates.length) {
+      cumulative += probs[candidates[keep]] / mass;
+      keep++;
+      if (cumulative >= topP) break;
+    }
+    candidates = candidates.slice(0, keep);
+  }
+  const total = candidates.reduce((acc, i) => acc + probs[i], 0);
   let cumulative = 0;
-  for (let c = 0; c < candidates.length; c++) {
-    cumulative += weights[c] / total;
-    if (draw < cumulative) return { token: candidates[c], logprob: logprobOf(candidates[c]), entropy };
+  for (const token of candidates) {
+    cumulative += probs[token] / total;
+    if (draw < cumulative) return { token, logprob: logprobOf(token), entropy };
   }
   const token = candidates[candidates.length - 1];
   return { token, logprob: logprobOf(token), entropy };
 }
 
+let scratch = new Float64Array(0);
+
+function probScratch(size: number): Float64Array {
+  if (scratch.length < size) scratch = new Float64Array(size);
+  return scratch;
+}
+
 // Rounding can leave the cumulative sum just under the draw; take the last token with mass.
-function lastPositive(logits: Float32Array, invT: number, logZ: number): number {
-  for (let i = logits.length - 1; i >= 0; i--) if (Math.exp(logits[i] * invT - logZ) > 0) return i;
-  return logits.length - 1;
+function lastPositive(probs: Float64Array): number {
+  for (let i = probs.length - 1; i >= 0; i--) if (probs[i] > 0) return i;
+  return probs.length - 1;
 }
