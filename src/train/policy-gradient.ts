@@ -114,7 +114,7 @@ export class PolicyGradientTrainer extends OnlineTrainer {
       };
     });
     const refLogprobs = tf.tidy(() => nextTokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
-    const klPerSeq = Array.from(tf.tidy(() => tf.sum(tf.mul(klEstimate(oldLogprobs, refLogprobs, 'k1'), mask), 1)).dataSync());
+    const klPerSeq = tf.tidy(() => Array.from(tf.sum(tf.mul(klEstimate(oldLogprobs, refLogprobs, 'k1'), mask), 1).dataSync()));
     const entropyPerSeq = Array.from(entropy.dataSync());
     entropy.dispose();
 
