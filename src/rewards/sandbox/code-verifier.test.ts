@@ -81,6 +81,18 @@ describe('CodeVerifier on HumanEval-TS', () => {
     ]);
   });
 
+  it('fails type errors only when asked to type-check, as MultiPL-E does', async () => {
+    // Loose deepEqual accepts "3" for 3, so only the type check catches a string result.
+    const stringly = item('HumanEval_23_strlen', '  return String(string.length);\n}\n');
+    const [loose] = await verifier.score([stringly]);
+    expect(summary(loose)).toEqual([1, undefined]);
+    const checked = new CodeVerifier({ typeCheck: true });
+    const [strict, fine] = await checked.score([stringly, item('HumanEval_23_strlen', '  return string.length;\n}\n')]);
+    expect(summary(strict)).toEqual([0, 'type']);
+    expect(strict.ok && strict.details?.message).toMatch(/^line 7, column 3: Type 'string' is not assignable to type 'number'/);
+    expect(summary(fine)).toEqual([1, undefined]);
+  });
+
   it('cuts the completion at stop tokens', () => {
     const program = assembleProgram('function f() {\n', '  return 1;\n}\n\nfunction g() {', 'TESTS', [
       '\nfunction ',

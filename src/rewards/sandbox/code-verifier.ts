@@ -2,7 +2,7 @@
  * A reward source for code: the response completes the prompt into a TypeScript or JavaScript
  * program, the item's reference holds the tests (HumanEval-TS style: node:assert calls), and the
  * whole runs in the sandbox. Reward 1 when every test passes, 0 otherwise, with the reason
- * (timeout, memory, permission, network, exit, assertion, syntax, error) in `details`.
+ * (timeout, memory, permission, network, exit, assertion, syntax, type, error) in `details`.
  */
 import Bottleneck from 'bottleneck';
 
@@ -20,6 +20,8 @@ export interface CodeVerifierOptions {
   memoryMb?: number;
   /** Programs running at once. Default 2 (one per core on small machines). */
   maxConcurrent?: number;
+  /** Fail TypeScript programs with type errors before running them. Default false. */
+  typeCheck?: boolean;
   /** The completion is cut at the first of these (HumanEval's `stop_tokens`). Default none. */
   stopTokens?: string[];
   /** Replaces the sandbox run, for callers that wrap it (for example with a cache). */
@@ -79,6 +81,7 @@ export class CodeVerifier implements RewardSource {
         language: this.options.language ?? 'ts',
         timeoutMs: this.options.timeoutMs,
         memoryMb: this.options.memoryMb,
+        typeCheck: this.options.typeCheck,
       });
     } catch (error) {
       // Only the host can fail here (for example no process slots); the item is unscored.

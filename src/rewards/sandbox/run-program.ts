@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { toJavaScript } from './transpile.ts';
+import { toJavaScript, typeErrors } from './transpile.ts';
 
 const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'preload.cjs');
 const REPORT_PREFIX = '@@rlaif-sandbox ';
@@ -22,6 +22,7 @@ const REPORT_PREFIX = '@@rlaif-sandbox ';
 /** Why a program did not pass. */
 export type SandboxFailureKind =
   | 'syntax' // did not parse (TypeScript or JavaScript)
+  | 'type' // TypeScript type errors (only with typeCheck)
   | 'timeout' // still running at the deadline; killed
   | 'memory' // heap limit or resident-memory cap reached; killed
   | 'permission' // touched the file system outside scratch, spawned, used workers/signals
@@ -54,6 +55,11 @@ export interface RunProgramOptions {
   maxOutputBytes?: number;
   /** Use a private network namespace when available. Default true. */
   isolateNetwork?: boolean;
+  /**
+   * Type-check TypeScript before running it and fail on type errors, as MultiPL-E's harness
+   * does (tsc must compile the program). Costs about a second per program. Default false.
+   */
+  typeCheck?: boolean;
 }
 
 let unshareProbe: string[] | null | undefined;
@@ -77,16 +83,19 @@ export async function runProgram(options: RunProgramOptions): Promise<SandboxRes
   const started = Date.now();
   const language = options.language ?? 'ts';
   const transpiled = language === 'ts' ? toJavaScript(options.code) : { js: options.code };
-  if ('syntaxError' in transpiled) {
-    return {
-      passed: false,
-      failure: { kind: 'syntax', message: transpiled.syntaxError },
-      exitCode: null,
-      signal: null,
-      durationMs: Date.now() - started,
-      stdout: '',
-      stderr: '',
-    };
+  const notRun = (kind: SandboxFailureKind, message: string): SandboxResult => ({
+    passed: false,
+    failure: { kind, message },
+    exitCode: null,
+    signal: null,
+    durationMs: Date.now() - started,
+    stdout: '',
+    stderr: '',
+  });
+  if ('syntaxError' in transpiled) return notRun('syntax', transpiled.syntaxError);
+  if (language === 'ts' && options.typeCheck) {
+    const errors = typeErrors(options.code);
+    if (errors !== null) return notRun('type', errors);
   }
 
   const scratch = mkdtempSync(join(tmpdir(), 'rlaif-sandbox-'));
