@@ -212,6 +212,10 @@ describe('LlamaModel on stories260K', () => {
       result.logprobs.forEach((lp, i) => expect(Math.abs(lp - scored[b][i])).toBeLessThan(1e-4));
       result.entropies.forEach((h) => expect(h).toBeGreaterThan(0));
     });
+    // With a temperature, both sides use softmax(logits / T).
+    const hot = await model.generate([prompt], { maxNewTokens: 16, seed: 6, temperature: 0.6 });
+    const hotScored = await model.scoreContinuations([prompt], [hot[0].tokens], { temperature: 0.6 });
+    hot[0].logprobs.forEach((lp, i) => expect(Math.abs(lp - hotScored[0][i])).toBeLessThan(1e-4));
   });
 
   it('gives padded rows (left or right) the logits of the unpadded sequences', () => {

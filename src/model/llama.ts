@@ -232,7 +232,12 @@ export class LlamaModel implements CausalLM {
     return kernel;
   }
 
-  async scoreContinuations(prompts: number[][], continuations: number[][]): Promise<number[][]> {
+  /**
+   * Teacher-forced log p of each continuation token given its prompt, under
+   * softmax(logits / temperature) (default 1), the distribution generate() reports log-probs of.
+   */
+  async scoreContinuations(prompts: number[][], continuations: number[][],
+    options: { temperature?: number } = {}): Promise<number[][]> {
     this.assertLive();
     if (prompts.length !== continuations.length) {
       throw new Error(`${prompts.length} prompts but ${continuations.length} continuations`);
@@ -255,7 +260,8 @@ export class LlamaModel implements CausalLM {
       const { logits } = this.forward(tokens, tf.tensor2d(mask, [batch, seqLen]));
       const targets = tf.slice(tokens, [0, 1], [batch, seqLen - 1]) as tf.Tensor2D;
       const head = tf.slice(logits, [0, 0, 0], [batch, seqLen - 1, this.config.vocabSize]);
-      return tokenLogprobs(head as tf.Tensor3D, targets);
+      const temperature = options.temperature ? options.temperature : 1;
+      return tokenLogprobs(head as tf.Tensor3D, targets, { temperature });
     });
     const values = (await logp.data()) as Float32Array;
     logp.dispose();
