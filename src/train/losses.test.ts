@@ -14,6 +14,7 @@ import {
   lastTokenMask,
   reinforceLoss,
   rlooAdvantages,
+  tokenEntropy,
   whiten,
 } from './losses.ts';
 
@@ -144,6 +145,14 @@ describe('KL estimators', () => {
 
   it('finds the last masked position, empty rows give zeros', () => {
     expectClose(values(lastTokenMask(t2([[0, 1, 1, 0], [0, 0, 0, 0]]))), [0, 0, 1, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('tokenEntropy', () => {
+  it('is ln 2 for a fair coin and 0.562335 for (0.75, 0.25)', () => {
+    const logits = tf.tensor3d([[[0, 0], [Math.log(3), 0]]]);
+    // -(0.75 ln 0.75 + 0.25 ln 0.25) = 0.215762 + 0.346574 = 0.562335
+    expectClose(values(tokenEntropy(logits)), [0.693147, 0.562335]);
   });
 });
 

@@ -8,6 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import { entropyFromLogits } from '../model/logprobs.ts';
+
 /**
  * log sigmoid(x) = -softplus(-x), stable for large |x|. tf.logSigmoid's custom gradient loses
  * its saved input when called inside a tf.tidy under a gradient tape (tfjs-core 4.22), so the
@@ -235,6 +237,13 @@ export function lastTokenMask(mask: tf.Tensor2D): tf.Tensor2D {
     return tf.mul(tf.oneHot(last, steps), tf.expandDims(tf.cast(any, 'float32'), 1)) as tf.Tensor2D;
   });
 }
+
+/**
+ * Entropy of each position's next-token distribution, H = -sum_v p_v log p_v with
+ * p = softmax(logits): [batch, T, V] -> [batch, T]. Its masked mean over response tokens, summed
+ * per response, is the `objective/entropy` metric. (The engine's implementation.)
+ */
+export const tokenEntropy = entropyFromLogits;
 
 // ---------------------------------------------------------------------------------------------
 // Preference losses
