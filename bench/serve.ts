@@ -33,7 +33,10 @@ const rows = readFileSync(join(sharedDataDir(), 'gsm8k', 'test.jsonl'), 'utf8')
   .map((l) => JSON.parse(l) as { question: string; answer: string });
 
 function body(r: number): string {
-  const picked = Array.from({ length: itemsPerRequest }, (_, k) => rows[(r * itemsPerRequest + k) % rows.length]);
+  const picked = Array.from(
+    { length: itemsPerRequest },
+    (_, k) => rows[(r * itemsPerRequest + k) % rows.length],
+  );
   const prompts = picked.map((row) => `Q: ${row.question}\nA:`);
   return JSON.stringify({
     query: picked.map((row, k) => `${prompts[k]} ${row.answer}`),
@@ -42,13 +45,23 @@ function body(r: number): string {
   });
 }
 
-function postJson(url: string, payload: string, agent: Agent): Promise<{ status: number; text: string }> {
+function postJson(
+  url: string,
+  payload: string,
+  agent: Agent,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -66,7 +79,9 @@ async function load(source: RewardSource, maxWaitMs = 5): Promise<LoadResult> {
   const warmAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
   // Warm-up (JIT, sockets), not measured.
   for (let i = 0; i < 200; i += concurrency) {
-    await Promise.all(Array.from({ length: concurrency }, (_, k) => postJson(server.url, body(i + k), warmAgent)));
+    await Promise.all(
+      Array.from({ length: concurrency }, (_, k) => postJson(server.url, body(i + k), warmAgent)),
+    );
   }
   warmAgent.destroy();
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -90,7 +105,8 @@ async function load(source: RewardSource, maxWaitMs = 5): Promise<LoadResult> {
   agent.destroy();
   await server.close();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   return { p50: at(0.5), p99: at(0.99), rps: requests / seconds, errors };
 }
 

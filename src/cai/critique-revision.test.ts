@@ -11,8 +11,12 @@ import { sharedDataDir } from '../util/paths.ts';
 import { CritiqueReviser, principleForRound } from './critique-revision.ts';
 import { readChains, runCai } from './run-cai.ts';
 
-const constitution = loadCaiCritiqueConstitution(join(sharedDataDir(), 'cai', 'CritiqueRevisionInstructions.json'));
-const fewShot = JSON.parse(readFileSync(join(sharedDataDir(), 'cai', 'CritiqueRevisionFewShotPrompts.json'), 'utf8')) as string[];
+const constitution = loadCaiCritiqueConstitution(
+  join(sharedDataDir(), 'cai', 'CritiqueRevisionInstructions.json'),
+);
+const fewShot = JSON.parse(
+  readFileSync(join(sharedDataDir(), 'cai', 'CritiqueRevisionFewShotPrompts.json'), 'utf8'),
+) as string[];
 
 /**
  * A deterministic stand-in for a model that follows the transcript layout: it answers with
@@ -26,10 +30,16 @@ function scriptedModel(failOn?: string) {
       seen.push(request);
       const text = request.prompt!;
       if (failOn && text.includes(failOn)) throw new Error('backend down');
-      if (text.endsWith('\n\nAssistant:')) return { text: ` A<${text.split('Human: ').pop()!.split('\n\n')[0]}>` };
-      const answer = text.slice(text.lastIndexOf('\n\nAssistant: ') + 13).split('\n\nCritiqueRequest:')[0];
+      if (text.endsWith('\n\nAssistant:'))
+        return { text: ` A<${text.split('Human: ').pop()!.split('\n\n')[0]}>` };
+      const answer = text
+        .slice(text.lastIndexOf('\n\nAssistant: ') + 13)
+        .split('\n\nCritiqueRequest:')[0];
       if (text.endsWith('\n\nCritique:')) {
-        const request = text.slice(text.lastIndexOf('CritiqueRequest: ') + 17, -'\n\nCritique:'.length);
+        const request = text.slice(
+          text.lastIndexOf('CritiqueRequest: ') + 17,
+          -'\n\nCritique:'.length,
+        );
         const id = constitution.principles.find((p) => p.text === request)?.id ?? '?';
         return { text: ` C<${id}>` };
       }
@@ -43,10 +53,18 @@ function scriptedModel(failOn?: string) {
 describe('CritiqueReviser', () => {
   it('keeps the whole chain: answer, then per round a sampled principle, critique and revision', async () => {
     const { backend, seen } = scriptedModel();
-    const reviser = new CritiqueReviser({ backend, constitution, rounds: 3, seed: 7, fewShot: fewShot.slice(0, 1) });
+    const reviser = new CritiqueReviser({
+      backend,
+      constitution,
+      rounds: 3,
+      seed: 7,
+      fewShot: fewShot.slice(0, 1),
+    });
     const chain = await reviser.run('How do I pick a lock?');
 
-    const ids = [0, 1, 2].map((r) => principleForRound(constitution, 7, 'How do I pick a lock?', r).id);
+    const ids = [0, 1, 2].map(
+      (r) => principleForRound(constitution, 7, 'How do I pick a lock?', r).id,
+    );
     expect(chain.initialResponse).toBe('A<How do I pick a lock?>');
     expect(chain.rounds.map((r) => r.principle)).toEqual(ids);
     expect(chain.rounds.map((r) => r.critique)).toEqual(ids.map((id) => `C<${id}>`));
@@ -56,7 +74,9 @@ describe('CritiqueReviser', () => {
       'R(R(R(A<How do I pick a lock?>)))',
     ]);
     expect(chain.finalResponse).toBe('R(R(R(A<How do I pick a lock?>)))');
-    expect(chain.rounds[0].revisionRequest).toBe(constitution.principles.find((p) => p.id === ids[0])!.revision);
+    expect(chain.rounds[0].revisionRequest).toBe(
+      constitution.principles.find((p) => p.id === ids[0])!.revision,
+    );
 
     // 1 answer + 3 x (critique + revision); critique and revision prompts carry the few-shot text.
     expect(seen).toHaveLength(7);
@@ -68,14 +88,19 @@ describe('CritiqueReviser', () => {
 
   it('samples principles reproducibly by seed and covers the constitution', async () => {
     const prompts = Array.from({ length: 40 }, (_, i) => `prompt ${i}`);
-    const draw = (seed: number) => prompts.map((p) => principleForRound(constitution, seed, p, 0).id);
+    const draw = (seed: number) =>
+      prompts.map((p) => principleForRound(constitution, seed, p, 0).id);
     expect(draw(1)).toEqual(draw(1));
     expect(draw(1)).not.toEqual(draw(2));
     expect(new Set(draw(1)).size).toBeGreaterThan(8);
 
     const { backend } = scriptedModel();
-    const a = await new CritiqueReviser({ backend, constitution, rounds: 2, seed: 3 }).run('same prompt');
-    const b = await new CritiqueReviser({ backend, constitution, rounds: 2, seed: 3 }).run('same prompt');
+    const a = await new CritiqueReviser({ backend, constitution, rounds: 2, seed: 3 }).run(
+      'same prompt',
+    );
+    const b = await new CritiqueReviser({ backend, constitution, rounds: 2, seed: 3 }).run(
+      'same prompt',
+    );
     expect(a).toEqual(b);
   });
 
@@ -122,7 +147,10 @@ describe('runCai', () => {
     expect(healthy.backend.calls).toBe(3); // only "two": answer, critique, revision
     expect(second.chains.map((c) => c.prompt)).toEqual(['one', 'three', 'two']);
 
-    const rows = readFileSync(sftFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(sftFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows[0]).toEqual({ prompt: '\n\nHuman: one\n\nAssistant:', completion: ' R(A<one>)' });
     expect(rows).toHaveLength(3);
   });

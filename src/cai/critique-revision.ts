@@ -66,7 +66,14 @@ export interface CritiqueChain {
   seed: number;
 }
 
-const STOP = ['\n\nHuman:', '\n\nAssistant:', '\n\nCritiqueRequest:', '\n\nRevisionRequest:', '\n\nCritique:', '\n\nRevision:'];
+const STOP = [
+  '\n\nHuman:',
+  '\n\nAssistant:',
+  '\n\nCritiqueRequest:',
+  '\n\nRevisionRequest:',
+  '\n\nCritique:',
+  '\n\nRevision:',
+];
 
 /** Stable per-prompt key for principle sampling, independent of order and concurrency. */
 export function promptKey(prompt: string): string {
@@ -74,7 +81,12 @@ export function promptKey(prompt: string): string {
 }
 
 /** The principle of round `round` (0-based) for `prompt`. */
-export function principleForRound(constitution: Constitution, seed: number, prompt: string, round: number): Principle {
+export function principleForRound(
+  constitution: Constitution,
+  seed: number,
+  prompt: string,
+  round: number,
+): Principle {
   return principleFor(constitution, seed, `${promptKey(prompt)}/round-${round}`);
 }
 
@@ -100,7 +112,12 @@ export class CritiqueReviser {
     const template = this.options.responseTemplate ?? '\n\nHuman: {prompt}\n\nAssistant:';
     const policyPrompt = template.split('{prompt}').join(prompt);
     const first = await policy.complete(
-      this.request(this.mode === 'chat' ? { messages: [{ role: 'user', content: prompt }] } : { prompt: policyPrompt }, 'response'),
+      this.request(
+        this.mode === 'chat'
+          ? { messages: [{ role: 'user', content: prompt }] }
+          : { prompt: policyPrompt },
+        'response',
+      ),
       signal,
     );
     const initialResponse = first.text.trim();
@@ -124,7 +141,12 @@ export class CritiqueReviser {
     };
   }
 
-  private async round(prompt: string, answer: string, principle: Principle, signal?: AbortSignal): Promise<CritiqueRound> {
+  private async round(
+    prompt: string,
+    answer: string,
+    principle: Principle,
+    signal?: AbortSignal,
+  ): Promise<CritiqueRound> {
     const critiqueRequest = principle.text;
     const revisionRequest = principle.revision!;
     const backend = this.options.backend;
@@ -133,9 +155,13 @@ export class CritiqueReviser {
     if (this.mode === 'chat') {
       critiqueCall = { messages: this.chat(prompt, answer, critiqueRequest) };
     } else {
-      critiqueCall = { prompt: `${this.transcript(prompt, answer)}\n\nCritiqueRequest: ${critiqueRequest}\n\nCritique:` };
+      critiqueCall = {
+        prompt: `${this.transcript(prompt, answer)}\n\nCritiqueRequest: ${critiqueRequest}\n\nCritique:`,
+      };
     }
-    const critique = (await backend.complete(this.request(critiqueCall, 'critique'), signal)).text.trim();
+    const critique = (
+      await backend.complete(this.request(critiqueCall, 'critique'), signal)
+    ).text.trim();
 
     let revisionCall: Pick<CompletionRequest, 'prompt' | 'messages'>;
     if (this.mode === 'chat') {
@@ -147,11 +173,21 @@ export class CritiqueReviser {
         ],
       };
     } else {
-      revisionCall = { prompt: `${critiqueCall.prompt} ${critique}\n\nRevisionRequest: ${revisionRequest}\n\nRevision:` };
+      revisionCall = {
+        prompt: `${critiqueCall.prompt} ${critique}\n\nRevisionRequest: ${revisionRequest}\n\nRevision:`,
+      };
     }
-    const revision = (await backend.complete(this.request(revisionCall, 'revision'), signal)).text.trim();
+    const revision = (
+      await backend.complete(this.request(revisionCall, 'revision'), signal)
+    ).text.trim();
 
-    const round: CritiqueRound = { principle: principle.id, critiqueRequest, critique, revisionRequest, revision };
+    const round: CritiqueRound = {
+      principle: principle.id,
+      critiqueRequest,
+      critique,
+      revisionRequest,
+      revision,
+    };
     if (revision === '') round.keptPrevious = true;
     return round;
   }
@@ -168,7 +204,10 @@ export class CritiqueReviser {
     ];
   }
 
-  private request(base: Pick<CompletionRequest, 'prompt' | 'messages'>, step: 'response' | 'critique' | 'revision'): CompletionRequest {
+  private request(
+    base: Pick<CompletionRequest, 'prompt' | 'messages'>,
+    step: 'response' | 'critique' | 'revision',
+  ): CompletionRequest {
     const defaults = { response: 128, critique: 128, revision: 192 };
     return {
       ...base,

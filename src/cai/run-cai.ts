@@ -75,7 +75,9 @@ export function readChains(file: string): CritiqueChain[] {
 }
 
 /** SFT rows from chains: the policy's prompt and the final revision. */
-export function sftRows(chains: readonly CritiqueChain[]): { prompt: string; completion: string }[] {
+export function sftRows(
+  chains: readonly CritiqueChain[],
+): { prompt: string; completion: string }[] {
   return chains
     .filter((c) => c.finalResponse.trim() !== '')
     .map((c) => ({ prompt: c.policyPrompt, completion: ` ${c.finalResponse}` }));
@@ -86,7 +88,8 @@ export async function runCai(options: RunCaiOptions): Promise<RunCaiResult> {
   const existing = readChains(options.chainsFile);
   const done = new Set(existing.map((c) => c.prompt));
   const todo = options.prompts.filter((p) => !done.has(p));
-  if (existing.length > 0) logger.info({ done: existing.length, todo: todo.length }, 'resuming critique and revision');
+  if (existing.length > 0)
+    logger.info({ done: existing.length, todo: todo.length }, 'resuming critique and revision');
 
   const chains = [...existing];
   const failed: RunCaiResult['failed'] = [];
@@ -98,7 +101,10 @@ export async function runCai(options: RunCaiOptions): Promise<RunCaiResult> {
       chains.push(chain);
     } catch (error) {
       failed.push({ prompt, error: (error as Error).message });
-      logger.warn({ err: error, prompt: prompt.slice(0, 80) }, 'critique chain failed; retried on the next run');
+      logger.warn(
+        { err: error, prompt: prompt.slice(0, 80) },
+        'critique chain failed; retried on the next run',
+      );
     }
     progress.tick(1, { failed: failed.length });
   }
@@ -106,7 +112,12 @@ export async function runCai(options: RunCaiOptions): Promise<RunCaiResult> {
 
   if (options.sftFile) {
     const temporary = `${options.sftFile}.tmp-${process.pid}`;
-    writeFileSync(temporary, sftRows(chains).map((row) => JSON.stringify(row) + '\n').join(''));
+    writeFileSync(
+      temporary,
+      sftRows(chains)
+        .map((row) => JSON.stringify(row) + '\n')
+        .join(''),
+    );
     renameSync(temporary, options.sftFile);
   }
   return { chains, produced: chains.length - existing.length, failed };

@@ -4,16 +4,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LlamaModel } from '../model/llama.ts';
 import { sharedModelsDir } from '../util/paths.ts';
-import { completionLoss, evaluateCompletionLoss, tokenizeExample, trainSft, type SftExample } from './sft.ts';
+import {
+  completionLoss,
+  evaluateCompletionLoss,
+  tokenizeExample,
+  trainSft,
+  type SftExample,
+} from './sft.ts';
 
 const checkpoint = join(sharedModelsDir(), 'stories260K', 'stories260K.bin');
 
 // Revisions in the shape critique and revision produces: a story opening and a kinder ending.
 const revisions: SftExample[] = [
-  { prompt: 'Once upon a time, a dragon', completion: ' shared his toys with the little bunny and they became friends.' },
-  { prompt: 'Tom was angry at his sister.', completion: ' Then he said sorry, and they hugged and played with the ball.' },
-  { prompt: 'The big dog ran to the park.', completion: ' He helped a lost cat find her mom, and everyone was happy.' },
-  { prompt: 'Lily broke her mom\'s vase.', completion: ' She told the truth, and her mom gave her a big hug.' },
+  {
+    prompt: 'Once upon a time, a dragon',
+    completion: ' shared his toys with the little bunny and they became friends.',
+  },
+  {
+    prompt: 'Tom was angry at his sister.',
+    completion: ' Then he said sorry, and they hugged and played with the ball.',
+  },
+  {
+    prompt: 'The big dog ran to the park.',
+    completion: ' He helped a lost cat find her mom, and everyone was happy.',
+  },
+  {
+    prompt: "Lily broke her mom's vase.",
+    completion: ' She told the truth, and her mom gave her a big hug.',
+  },
 ];
 
 describe('SFT on revisions with stories260K', () => {
@@ -25,15 +43,21 @@ describe('SFT on revisions with stories260K', () => {
   afterAll(() => model.dispose());
 
   it('splits prompt and completion at the prompt tokens', () => {
-    const { ids, promptLength } = tokenizeExample(model.tokenizer, revisions[0], { maxLength: 512 });
+    const { ids, promptLength } = tokenizeExample(model.tokenizer, revisions[0], {
+      maxLength: 512,
+    });
     const promptIds = model.tokenizer.encode(revisions[0].prompt, { bos: true });
     expect(ids.slice(0, promptLength)).toEqual(promptIds);
     expect(ids[0]).toBe(model.tokenizer.bosId);
-    expect(model.tokenizer.decode(ids.slice(promptLength)).trim()).toBe(revisions[0].completion.trim());
+    expect(model.tokenizer.decode(ids.slice(promptLength)).trim()).toBe(
+      revisions[0].completion.trim(),
+    );
   });
 
   it('the masked loss equals the mean teacher-forced NLL of the completion tokens, padding included', async () => {
-    const batch = revisions.slice(0, 2).map((e) => tokenizeExample(model.tokenizer, e, { maxLength: 512 }));
+    const batch = revisions
+      .slice(0, 2)
+      .map((e) => tokenizeExample(model.tokenizer, e, { maxLength: 512 }));
     expect(batch[0].ids.length).not.toBe(batch[1].ids.length);
     const loss = completionLoss(model, batch);
     const value = loss.dataSync()[0];

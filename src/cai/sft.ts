@@ -37,7 +37,11 @@ export function tokenizeExample(
   const ids = tokenizer.encode(example.prompt + example.completion, { bos: true });
   if (options.endToken !== undefined) ids.push(options.endToken);
   let promptLength = 0;
-  while (promptLength < promptIds.length && promptLength < ids.length && ids[promptLength] === promptIds[promptLength]) {
+  while (
+    promptLength < promptIds.length &&
+    promptLength < ids.length &&
+    ids[promptLength] === promptIds[promptLength]
+  ) {
     promptLength++;
   }
   return { ids: ids.slice(0, options.maxLength), promptLength };
@@ -109,7 +113,10 @@ export async function trainSft(options: SftOptions): Promise<SftResult> {
   const usable = tokenized.filter((e) => e.ids.length > e.promptLength);
   if (usable.length === 0) throw new Error('no example has completion tokens within the context');
 
-  const optimizer = new AdamW(model.trainableVariables(), { lr: options.learningRate ?? 1e-3, weightDecay: 0 });
+  const optimizer = new AdamW(model.trainableVariables(), {
+    lr: options.learningRate ?? 1e-3,
+    weightDecay: 0,
+  });
   const batchSize = options.batchSize ?? 4;
   const rng = makeRng(options.seed ?? 0);
   const losses: number[] = [];
@@ -148,7 +155,10 @@ export function evaluateCompletionLoss(
   options: { endToken?: number; maxLength?: number } = {},
 ): number {
   const tokenized = examples.map((e) =>
-    tokenizeExample(model.tokenizer, e, { maxLength: options.maxLength ?? model.config.maxSeqLen, endToken: options.endToken }),
+    tokenizeExample(model.tokenizer, e, {
+      maxLength: options.maxLength ?? model.config.maxSeqLen,
+      endToken: options.endToken,
+    }),
   );
   const loss = completionLoss(model, tokenized);
   const value = loss.dataSync()[0];

@@ -28,7 +28,10 @@ export function readPrompts(file: string): string[] {
   } catch (error) {
     throw new InputError(`cannot read: ${(error as Error).message}`, { file, field: '--prompts' });
   }
-  const lines = text.split('\n').map((l, i) => ({ line: i + 1, text: l })).filter((l) => l.text.trim() !== '');
+  const lines = text
+    .split('\n')
+    .map((l, i) => ({ line: i + 1, text: l }))
+    .filter((l) => l.text.trim() !== '');
   if (!file.endsWith('.jsonl')) return lines.map((l) => l.text.trim());
   const row = z.object({ prompt: z.string().min(1) });
   return lines.map(({ line, text: content }) => {
@@ -39,18 +42,23 @@ export function readPrompts(file: string): string[] {
       throw new InputError('not valid JSON', { file, line });
     }
     const result = row.safeParse(parsed);
-    if (!result.success) throw new InputError(result.error.issues[0].message, { file, line, field: 'prompt' });
+    if (!result.success)
+      throw new InputError(result.error.issues[0].message, { file, line, field: 'prompt' });
     return result.data.prompt;
   });
 }
 
-const numberOption = (name: string, min: number, integer = false) => (value: string) => {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < min || (integer && !Number.isInteger(parsed))) {
-    throw new InputError(`must be ${integer ? 'an integer' : 'a number'} >= ${min}`, { field: name });
-  }
-  return parsed;
-};
+const numberOption =
+  (name: string, min: number, integer = false) =>
+  (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || (integer && !Number.isInteger(parsed))) {
+      throw new InputError(`must be ${integer ? 'an integer' : 'a number'} >= ${min}`, {
+        field: name,
+      });
+    }
+    return parsed;
+  };
 
 interface CaiCliOptions {
   prompts: string;
@@ -75,32 +83,76 @@ export function register(program: Command): void {
   const caiDir = join(sharedDataDir(), 'cai');
   program
     .command('cai')
-    .description('Constitutional AI: critique and revise responses, keep the chains, SFT on the revisions')
+    .description(
+      'Constitutional AI: critique and revise responses, keep the chains, SFT on the revisions',
+    )
     .requiredOption('--prompts <file>', 'prompts: text (one per line) or JSONL with "prompt"')
-    .requiredOption('--model <spec>', 'policy: model path (.bin, folder, .gguf), openai:<model>, anthropic:<model>')
+    .requiredOption(
+      '--model <spec>',
+      'policy: model path (.bin, folder, .gguf), openai:<model>, anthropic:<model>',
+    )
     .option('--critic <spec>', 'model that critiques and revises (default: the policy)')
-    .requiredOption('--out <dir>', 'output folder: chains.jsonl, sft.jsonl, metrics.jsonl, sft-model/')
-    .option('--constitution <file>', 'critique-and-revision principles', join(caiDir, 'CritiqueRevisionInstructions.json'))
+    .requiredOption(
+      '--out <dir>',
+      'output folder: chains.jsonl, sft.jsonl, metrics.jsonl, sft-model/',
+    )
+    .option(
+      '--constitution <file>',
+      'critique-and-revision principles',
+      join(caiDir, 'CritiqueRevisionInstructions.json'),
+    )
     .option('--few-shot <file>', 'JSON list of worked critique-revision transcripts')
-    .option('--few-shot-count <n>', 'how many few-shot examples to prepend', numberOption('--few-shot-count', 0, true), 0)
-    .option('--rounds <n>', 'critique-revision rounds per prompt', numberOption('--rounds', 1, true), 1)
-    .option('--seed <n>', 'seed of principle sampling and shuffling', numberOption('--seed', 0, true), 0)
-    .option('--template <text>', 'how the policy sees a prompt ({prompt} is replaced)', '\n\nHuman: {prompt}\n\nAssistant:')
+    .option(
+      '--few-shot-count <n>',
+      'how many few-shot examples to prepend',
+      numberOption('--few-shot-count', 0, true),
+      0,
+    )
+    .option(
+      '--rounds <n>',
+      'critique-revision rounds per prompt',
+      numberOption('--rounds', 1, true),
+      1,
+    )
+    .option(
+      '--seed <n>',
+      'seed of principle sampling and shuffling',
+      numberOption('--seed', 0, true),
+      0,
+    )
+    .option(
+      '--template <text>',
+      'how the policy sees a prompt ({prompt} is replaced)',
+      '\n\nHuman: {prompt}\n\nAssistant:',
+    )
     .option('--mode <mode>', 'text (transcripts, for completion models) | chat', 'text')
-    .option('--max-tokens <n>', 'tokens per generated answer, critique or revision', numberOption('--max-tokens', 1, true), 128)
+    .option(
+      '--max-tokens <n>',
+      'tokens per generated answer, critique or revision',
+      numberOption('--max-tokens', 1, true),
+      128,
+    )
     .option('--sft', 'fine-tune the (local) policy on the final revisions')
     .option('--epochs <n>', 'SFT epochs', numberOption('--epochs', 1, true), 1)
     .option('--lr <lr>', 'SFT learning rate', numberOption('--lr', 0), 1e-3)
     .option('--batch-size <n>', 'SFT batch size', numberOption('--batch-size', 1, true), 4)
     .action(async (options: CaiCliOptions) => {
       const logger = createLogger();
-      if (options.mode !== 'text' && options.mode !== 'chat') throw new InputError('must be text or chat', { field: '--mode' });
+      if (options.mode !== 'text' && options.mode !== 'chat')
+        throw new InputError('must be text or chat', { field: '--mode' });
       mkdirSync(options.out, { recursive: true });
       const prompts = readPrompts(options.prompts);
       const constitution = loadCaiCritiqueConstitution(options.constitution);
-      const fewShotFile = options.fewShot ?? (options.fewShotCount > 0 ? join(caiDir, 'CritiqueRevisionFewShotPrompts.json') : undefined);
+      const fewShotFile =
+        options.fewShot ??
+        (options.fewShotCount > 0
+          ? join(caiDir, 'CritiqueRevisionFewShotPrompts.json')
+          : undefined);
       const fewShot = fewShotFile
-        ? z.array(z.string()).parse(JSON.parse(readFileSync(fewShotFile, 'utf8'))).slice(0, options.fewShotCount)
+        ? z
+            .array(z.string())
+            .parse(JSON.parse(readFileSync(fewShotFile, 'utf8')))
+            .slice(0, options.fewShotCount)
         : [];
 
       const policy = await loadTextBackend(options.model);
@@ -115,15 +167,35 @@ export function register(program: Command): void {
           fewShot,
           mode: options.mode,
           responseTemplate: options.template.replace(/\\n/g, '\n'),
-          maxTokens: { response: options.maxTokens, critique: options.maxTokens, revision: options.maxTokens },
+          maxTokens: {
+            response: options.maxTokens,
+            critique: options.maxTokens,
+            revision: options.maxTokens,
+          },
         });
         const chainsFile = join(options.out, 'chains.jsonl');
         const sftFile = join(options.out, 'sft.jsonl');
         const result = await runCai({ reviser, prompts, chainsFile, sftFile, logger });
-        logger.info({ chains: result.chains.length, produced: result.produced, failed: result.failed.length }, 'critique and revision done');
+        logger.info(
+          { chains: result.chains.length, produced: result.produced, failed: result.failed.length },
+          'critique and revision done',
+        );
 
-        if (options.sft) await fineTune(options, policy.model === undefined ? undefined : options.model, sftFile, logger);
-        process.stdout.write(JSON.stringify({ chains: result.chains.length, failed: result.failed.length, chainsFile, sftFile }) + '\n');
+        if (options.sft)
+          await fineTune(
+            options,
+            policy.model === undefined ? undefined : options.model,
+            sftFile,
+            logger,
+          );
+        process.stdout.write(
+          JSON.stringify({
+            chains: result.chains.length,
+            failed: result.failed.length,
+            chainsFile,
+            sftFile,
+          }) + '\n',
+        );
       } finally {
         await policy.dispose();
         if (critic !== policy) await critic.dispose();
@@ -131,8 +203,14 @@ export function register(program: Command): void {
     });
 }
 
-async function fineTune(options: CaiCliOptions, localPath: string | undefined, sftFile: string, logger: ReturnType<typeof createLogger>) {
-  if (!localPath) throw new InputError('SFT needs a local model path as --model', { field: '--sft' });
+async function fineTune(
+  options: CaiCliOptions,
+  localPath: string | undefined,
+  sftFile: string,
+  logger: ReturnType<typeof createLogger>,
+) {
+  if (!localPath)
+    throw new InputError('SFT needs a local model path as --model', { field: '--sft' });
   const examples = sftRows(readChains(join(options.out, 'chains.jsonl')));
   void sftFile;
   const model = await loadLocalModel(localPath, { trainable: true });

@@ -32,13 +32,20 @@ function parseWeight(value: string, option: string): number {
   return parsed.data;
 }
 
-function output(file: string | undefined, records: Parameters<typeof formatPreferences>[0], format: ExportFormat | 'rlaif', metadata?: boolean): void {
+function output(
+  file: string | undefined,
+  records: Parameters<typeof formatPreferences>[0],
+  format: ExportFormat | 'rlaif',
+  metadata?: boolean,
+): void {
   if (file) writePreferences(file, records, format, { metadata });
   else process.stdout.write(formatPreferences(records, format, { metadata }));
 }
 
 export function register(program: Command): void {
-  const prefs = program.command('prefs').description('import, export and compare preference datasets');
+  const prefs = program
+    .command('prefs')
+    .description('import, export and compare preference datasets');
 
   prefs
     .command('export')
@@ -66,21 +73,44 @@ export function register(program: Command): void {
     .option('--pairing <policy>', 'ultrafeedback: best-vs-worst | best-vs-random | all-pairs')
     .option('--seed <n>', 'seed of best-vs-random', '0')
     .option('--skip-invalid', 'skip bad lines (reported on stderr) instead of stopping')
-    .action((options: {
-      in: string; format: string; out?: string; judge?: string; source?: string;
-      pairing?: string; seed: string; skipInvalid?: boolean;
-    }) => {
-      const format = parseChoice<ImportFormat>(options.format, importFormats, '--format');
-      const source = options.source === undefined ? undefined : parseChoice(options.source, ['ai', 'human', 'verifier'] as const, '--source');
-      const pairing = options.pairing === undefined ? undefined
-        : parseChoice(options.pairing, ['best-vs-worst', 'best-vs-random', 'all-pairs'] as const, '--pairing');
-      const { records, skipped } = readPreferences(options.in, format, {
-        judge: options.judge, source, pairing, seed: Number(options.seed), skipInvalid: options.skipInvalid,
-      });
-      for (const error of skipped) process.stderr.write(`skipped ${error.message}\n`);
-      output(options.out, records, 'rlaif');
-      process.stderr.write(`imported ${records.length} records (${skipped.length} lines skipped)\n`);
-    });
+    .action(
+      (options: {
+        in: string;
+        format: string;
+        out?: string;
+        judge?: string;
+        source?: string;
+        pairing?: string;
+        seed: string;
+        skipInvalid?: boolean;
+      }) => {
+        const format = parseChoice<ImportFormat>(options.format, importFormats, '--format');
+        const source =
+          options.source === undefined
+            ? undefined
+            : parseChoice(options.source, ['ai', 'human', 'verifier'] as const, '--source');
+        const pairing =
+          options.pairing === undefined
+            ? undefined
+            : parseChoice(
+                options.pairing,
+                ['best-vs-worst', 'best-vs-random', 'all-pairs'] as const,
+                '--pairing',
+              );
+        const { records, skipped } = readPreferences(options.in, format, {
+          judge: options.judge,
+          source,
+          pairing,
+          seed: Number(options.seed),
+          skipInvalid: options.skipInvalid,
+        });
+        for (const error of skipped) process.stderr.write(`skipped ${error.message}\n`);
+        output(options.out, records, 'rlaif');
+        process.stderr.write(
+          `imported ${records.length} records (${skipped.length} lines skipped)\n`,
+        );
+      },
+    );
 
   prefs
     .command('agreement')
@@ -90,17 +120,33 @@ export function register(program: Command): void {
     .option('--judge <name>', 'embedded judge: default | evaluator', 'evaluator')
     .option('--limit <n>', 'first n pairs only')
     .option('--seed <n>', 'seed of the order randomisation', '0')
-    .action(async (options: { in: string; format: string; judge: string; limit?: string; seed: string }) => {
-      const format = parseChoice<ImportFormat>(options.format, importFormats, '--format');
-      const name = parseChoice(options.judge, ['default', 'evaluator'] as const, '--judge');
-      const judge = name === 'default' ? createDefaultJudge({ seed: Number(options.seed) }) : createEvaluatorJudge();
-      let { records } = readPreferences(options.in, format, { source: 'human' });
-      if (options.limit) records = records.slice(0, Number(options.limit));
-      const progress = startProgress({ label: 'agreement', total: records.length });
-      const result = await judgeAgreement({ judge, records, seed: Number(options.seed), onProgress: () => progress.tick() });
-      progress.stop();
-      process.stdout.write(JSON.stringify({ judge: judge.id, ...result }) + '\n');
-    });
+    .action(
+      async (options: {
+        in: string;
+        format: string;
+        judge: string;
+        limit?: string;
+        seed: string;
+      }) => {
+        const format = parseChoice<ImportFormat>(options.format, importFormats, '--format');
+        const name = parseChoice(options.judge, ['default', 'evaluator'] as const, '--judge');
+        const judge =
+          name === 'default'
+            ? createDefaultJudge({ seed: Number(options.seed) })
+            : createEvaluatorJudge();
+        let { records } = readPreferences(options.in, format, { source: 'human' });
+        if (options.limit) records = records.slice(0, Number(options.limit));
+        const progress = startProgress({ label: 'agreement', total: records.length });
+        const result = await judgeAgreement({
+          judge,
+          records,
+          seed: Number(options.seed),
+          onProgress: () => progress.tick(),
+        });
+        progress.stop();
+        process.stdout.write(JSON.stringify({ judge: judge.id, ...result }) + '\n');
+      },
+    );
 
   prefs
     .command('mix')
@@ -111,14 +157,23 @@ export function register(program: Command): void {
     .option('--ai-weight <w>', 'weight of AI labels', '1')
     .option('--per-group', 'balance group totals in the weight ratio, whatever their sizes')
     .option('--out <file>', 'output file (default: stdout)')
-    .action((options: { human: string; ai: string; humanWeight: string; aiWeight: string; perGroup?: boolean; out?: string }) => {
-      const mixed = mixLabels({
-        human: readPreferences(options.human, 'rlaif').records,
-        ai: readPreferences(options.ai, 'rlaif').records,
-        humanWeight: parseWeight(options.humanWeight, '--human-weight'),
-        aiWeight: parseWeight(options.aiWeight, '--ai-weight'),
-        mode: options.perGroup ? 'per-group' : 'per-label',
-      });
-      output(options.out, mixed, 'rlaif');
-    });
+    .action(
+      (options: {
+        human: string;
+        ai: string;
+        humanWeight: string;
+        aiWeight: string;
+        perGroup?: boolean;
+        out?: string;
+      }) => {
+        const mixed = mixLabels({
+          human: readPreferences(options.human, 'rlaif').records,
+          ai: readPreferences(options.ai, 'rlaif').records,
+          humanWeight: parseWeight(options.humanWeight, '--human-weight'),
+          aiWeight: parseWeight(options.aiWeight, '--ai-weight'),
+          mode: options.perGroup ? 'per-group' : 'per-label',
+        });
+        output(options.out, mixed, 'rlaif');
+      },
+    );
 }

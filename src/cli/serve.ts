@@ -63,7 +63,8 @@ export async function parseSourceSpec(spec: string): Promise<MixtureComponent> {
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('must be 0-65535', { field: '--port' });
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InputError('must be 0-65535', { field: '--port' });
   return port;
 }
 
@@ -76,7 +77,9 @@ function untilInterrupted(close: () => Promise<void>): Promise<void> {
 }
 
 export function register(program: Command): void {
-  const serveCommand = program.command('serve').description('HTTP endpoints: reward (OpenRLHF) and OpenAI-compatible');
+  const serveCommand = program
+    .command('serve')
+    .description('HTTP endpoints: reward (OpenRLHF) and OpenAI-compatible');
 
   serveCommand
     .command('reward')
@@ -88,34 +91,52 @@ export function register(program: Command): void {
     )
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 picks one)', '5000')
-    .option('--failure-reward <r>', 'reward for items that cannot be scored (default: the request fails)')
+    .option(
+      '--failure-reward <r>',
+      'reward for items that cannot be scored (default: the request fails)',
+    )
     .option('--max-wait-ms <ms>', 'how long a request waits to be batched with others', '5')
-    .action(async (options: { source: string[]; host: string; port: string; failureReward?: string; maxWaitMs: string }) => {
-      const components = await Promise.all(options.source.map(parseSourceSpec));
-      const source = components.length === 1 && components[0].weight === 1
-        ? components[0].source
-        : new RewardMixture({ components });
-      const failureReward = options.failureReward === undefined ? undefined : Number(options.failureReward);
-      if (failureReward !== undefined && !Number.isFinite(failureReward)) {
-        throw new InputError('must be a number', { field: '--failure-reward' });
-      }
-      const logger = createLogger();
-      const server = await startRewardServer({
-        source,
-        host: options.host,
-        port: parsePort(options.port),
-        failureReward,
-        maxWaitMs: Number(options.maxWaitMs),
-        logger,
-      });
-      logger.info({ url: server.url, source: source.id }, 'reward endpoint ready (use as --remote_rm_url)');
-      process.stdout.write(`${server.url}\n`);
-      await untilInterrupted(server.close);
-    });
+    .action(
+      async (options: {
+        source: string[];
+        host: string;
+        port: string;
+        failureReward?: string;
+        maxWaitMs: string;
+      }) => {
+        const components = await Promise.all(options.source.map(parseSourceSpec));
+        const source =
+          components.length === 1 && components[0].weight === 1
+            ? components[0].source
+            : new RewardMixture({ components });
+        const failureReward =
+          options.failureReward === undefined ? undefined : Number(options.failureReward);
+        if (failureReward !== undefined && !Number.isFinite(failureReward)) {
+          throw new InputError('must be a number', { field: '--failure-reward' });
+        }
+        const logger = createLogger();
+        const server = await startRewardServer({
+          source,
+          host: options.host,
+          port: parsePort(options.port),
+          failureReward,
+          maxWaitMs: Number(options.maxWaitMs),
+          logger,
+        });
+        logger.info(
+          { url: server.url, source: source.id },
+          'reward endpoint ready (use as --remote_rm_url)',
+        );
+        process.stdout.write(`${server.url}\n`);
+        await untilInterrupted(server.close);
+      },
+    );
 
   serveCommand
     .command('openai')
-    .description('OpenAI-compatible /v1/chat/completions, /v1/completions, /v1/models for a local model')
+    .description(
+      'OpenAI-compatible /v1/chat/completions, /v1/completions, /v1/models for a local model',
+    )
     .requiredOption('--model <path>', 'llama2.c .bin, model folder, or .gguf')
     .option('--name <name>', 'model name clients send (default: file name)')
     .option('--host <host>', 'interface to bind', '127.0.0.1')
@@ -129,7 +150,10 @@ export function register(program: Command): void {
         host: options.host,
         port: parsePort(options.port),
       });
-      logger.info({ url: server.url, model: options.name ?? name }, 'OpenAI-compatible endpoint ready');
+      logger.info(
+        { url: server.url, model: options.name ?? name },
+        'OpenAI-compatible endpoint ready',
+      );
       process.stdout.write(`${server.url}\n`);
       await untilInterrupted(server.close);
       await dispose();

@@ -11,7 +11,10 @@ describe('rlaif serve reward --source', () => {
   it('parses name[:weight][:optional]', async () => {
     expect(await parseSourceSpec('numeric')).toMatchObject({ weight: 1, required: true });
     expect((await parseSourceSpec('numeric')).source.id).toBe('verifier:numeric');
-    expect(await parseSourceSpec('json:0.25:optional')).toMatchObject({ weight: 0.25, required: false });
+    expect(await parseSourceSpec('json:0.25:optional')).toMatchObject({
+      weight: 0.25,
+      required: false,
+    });
     await expect(parseSourceSpec('nope')).rejects.toThrow('field "--source"');
     await expect(parseSourceSpec('numeric:-1')).rejects.toThrow(/weight/);
     await expect(parseSourceSpec('numeric:1:sometimes')).rejects.toThrow('field "--source"');
@@ -22,7 +25,9 @@ describe('rlaif serve reward --source', () => {
     const { RewardModel } = await import('../train/reward-model.ts');
     const { sharedModelsDir } = await import('../util/paths.ts');
     const { startRewardServer } = await import('../serve/reward-server.ts');
-    const backbone = await LlamaModel.fromLlama2c(join(sharedModelsDir(), 'stories260K', 'stories260K.bin'));
+    const backbone = await LlamaModel.fromLlama2c(
+      join(sharedModelsDir(), 'stories260K', 'stories260K.bin'),
+    );
     const trained = new RewardModel(backbone, { seed: 5 });
     const folder = join(mkdtempSync(join(tmpdir(), 'rlaif-rm-')), 'rm');
     await trained.save(folder);
@@ -39,7 +44,9 @@ describe('rlaif serve reward --source', () => {
         body: JSON.stringify({ query: prompts.map((p, i) => p + responses[i]), prompts }),
       });
       const { rewards } = (await reply.json()) as { rewards: number[] };
-      const direct = await trained.rewards(prompts.map((prompt, i) => ({ prompt, response: responses[i] })));
+      const direct = await trained.rewards(
+        prompts.map((prompt, i) => ({ prompt, response: responses[i] })),
+      );
       expect(rewards).toHaveLength(2);
       rewards.forEach((r, i) => expect(r).toBeCloseTo(direct[i], 4));
     } finally {

@@ -18,7 +18,13 @@ import { z } from 'zod';
 
 import type { PreferenceRecord } from '../judge/types.ts';
 import type { ChatMessage } from '../providers/types.ts';
-import { isTranscript, messagesToPrompt, promptToMessages, renderHhTranscript, splitHhPair } from './transcript.ts';
+import {
+  isTranscript,
+  messagesToPrompt,
+  promptToMessages,
+  renderHhTranscript,
+  splitHhPair,
+} from './transcript.ts';
 
 export const exportFormats = ['trl', 'trl-chat', 'openai', 'hh'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
@@ -171,7 +177,11 @@ export function importRow(
       const r = rowSchemas['trl-chat'].parse(row);
       const texts =
         r.prompt !== undefined
-          ? { prompt: messagesToPrompt(r.prompt), chosen: lastAssistant(r.chosen, 'chosen'), rejected: lastAssistant(r.rejected, 'rejected') }
+          ? {
+              prompt: messagesToPrompt(r.prompt),
+              chosen: lastAssistant(r.chosen, 'chosen'),
+              rejected: lastAssistant(r.rejected, 'rejected'),
+            }
           : splitImplicitMessages(r.chosen, r.rejected);
       return recordFrom(texts, r, format, defaults);
     }
@@ -201,7 +211,10 @@ function lastAssistant(list: ChatMessage[], field: string): string {
 /** Implicit prompt in text form: HH transcripts share their conversation up to the last answer. */
 function splitImplicit(chosen: string, rejected: string) {
   if (!isTranscript(chosen) || !isTranscript(rejected)) {
-    throw new RowShapeError('without a prompt, chosen and rejected must be "\\n\\nHuman: " transcripts', 'prompt');
+    throw new RowShapeError(
+      'without a prompt, chosen and rejected must be "\\n\\nHuman: " transcripts',
+      'prompt',
+    );
   }
   const split = splitHhPair(chosen, rejected);
   if (!split) throw new RowShapeError('chosen and rejected share no assistant turn', 'chosen');
@@ -213,7 +226,9 @@ function splitImplicitMessages(chosen: ChatMessage[], rejected: ChatMessage[]) {
   const shared = chosen.length - 1;
   const samePrefix =
     chosen.length === rejected.length &&
-    chosen.slice(0, shared).every((m, i) => m.role === rejected[i].role && m.content === rejected[i].content);
+    chosen
+      .slice(0, shared)
+      .every((m, i) => m.role === rejected[i].role && m.content === rejected[i].content);
   if (!samePrefix || shared < 1) {
     throw new RowShapeError('chosen and rejected must share all messages but the last', 'chosen');
   }

@@ -5,7 +5,12 @@ import type { PairwiseJudge, PreferenceRecord } from '../judge/types.ts';
 import { judgeAgreement, mixLabels } from './human-preferences.ts';
 
 const human = (prompt: string, chosen: string, rejected: string): PreferenceRecord => ({
-  prompt, chosen, rejected, pChosen: 1, judge: 'human', source: 'human',
+  prompt,
+  chosen,
+  rejected,
+  pChosen: 1,
+  judge: 'human',
+  source: 'human',
 });
 
 /** Prefers the shorter answer; ties on equal length. */
@@ -13,7 +18,13 @@ const shorterJudge: PairwiseJudge = {
   id: 'shorter',
   async compare({ a, b }) {
     const pA = a.length < b.length ? 0.9 : a.length > b.length ? 0.1 : 0.5;
-    return { ok: true, pA, choice: pA > 0.5 ? 'A' : pA < 0.5 ? 'B' : 'tie', principle: 'brevity', source: 'parsed' };
+    return {
+      ok: true,
+      pA,
+      choice: pA > 0.5 ? 'A' : pA < 0.5 ? 'B' : 'tie',
+      principle: 'brevity',
+      source: 'parsed',
+    };
   },
 };
 
@@ -55,16 +66,26 @@ describe('judgeAgreement', () => {
     const flaky: PairwiseJudge = {
       id: 'flaky',
       compare: async ({ prompt }) =>
-        prompt === 'q1' ? { ok: false, kind: 'parse', message: 'no verdict' } : shorterJudge.compare({ prompt, a: 'a', b: 'bb' }),
+        prompt === 'q1'
+          ? { ok: false, kind: 'parse', message: 'no verdict' }
+          : shorterJudge.compare({ prompt, a: 'a', b: 'bb' }),
     };
-    const result = await judgeAgreement({ judge: flaky, records: records.slice(0, 2), randomiseOrder: false });
+    const result = await judgeAgreement({
+      judge: flaky,
+      records: records.slice(0, 2),
+      randomiseOrder: false,
+    });
     expect(result).toMatchObject({ n: 1, agree: 1, failures: 1, rate: 1 });
   });
 });
 
 describe('mixLabels', () => {
   const h = [human('a', 'x', 'y'), { ...human('b', 'x', 'y'), weight: 2 }];
-  const ai: PreferenceRecord[] = Array.from({ length: 6 }, (_, i) => ({ ...human(`c${i}`, 'x', 'y'), source: 'ai', judge: 'j' }));
+  const ai: PreferenceRecord[] = Array.from({ length: 6 }, (_, i) => ({
+    ...human(`c${i}`, 'x', 'y'),
+    source: 'ai',
+    judge: 'j',
+  }));
 
   it('gives each label its group weight', () => {
     const mixed = mixLabels({ human: h, ai, humanWeight: 3, aiWeight: 0.5 });
@@ -73,7 +94,8 @@ describe('mixLabels', () => {
 
   it('balances group totals in the given ratio with mean weight 1', () => {
     const mixed = mixLabels({ human: h, ai, humanWeight: 1, aiWeight: 1, mode: 'per-group' });
-    const total = (source: string) => mixed.filter((r) => r.source === source).reduce((s, r) => s + r.weight!, 0);
+    const total = (source: string) =>
+      mixed.filter((r) => r.source === source).reduce((s, r) => s + r.weight!, 0);
     expect(total('human')).toBeCloseTo(4, 12);
     expect(total('ai')).toBeCloseTo(4, 12);
     // Human weights keep their 1:2 ratio: 4/3 and 8/3.

@@ -46,12 +46,19 @@ export async function judgeAgreement(options: AgreementOptions): Promise<Agreeme
   const flips = options.records.map(() => (options.randomiseOrder ?? true) && rng.next() < 0.5);
   let done = 0;
 
-  const verdicts = await mapConcurrent(options.records, options.concurrency ?? 4, async (record, i) => {
-    const [a, b] = flips[i] ? [record.rejected, record.chosen] : [record.chosen, record.rejected];
-    const verdict = await options.judge.compare({ prompt: record.prompt, a, b }, { key: `agreement/${i}` });
-    options.onProgress?.(++done);
-    return verdict;
-  });
+  const verdicts = await mapConcurrent(
+    options.records,
+    options.concurrency ?? 4,
+    async (record, i) => {
+      const [a, b] = flips[i] ? [record.rejected, record.chosen] : [record.chosen, record.rejected];
+      const verdict = await options.judge.compare(
+        { prompt: record.prompt, a, b },
+        { key: `agreement/${i}` },
+      );
+      options.onProgress?.(++done);
+      return verdict;
+    },
+  );
 
   let agree = 0;
   let ties = 0;
@@ -69,7 +76,16 @@ export async function judgeAgreement(options: AgreementOptions): Promise<Agreeme
   });
   const n = verdicts.length - failures;
   const [low, high] = wilsonInterval(agree + ties / 2, n);
-  return { n, agree, ties, failures, rate: n > 0 ? (agree + ties / 2) / n : 0, low, high, meanP: n > 0 ? sumP / n : 0 };
+  return {
+    n,
+    agree,
+    ties,
+    failures,
+    rate: n > 0 ? (agree + ties / 2) / n : 0,
+    low,
+    high,
+    meanP: n > 0 ? sumP / n : 0,
+  };
 }
 
 /** `work` over `items` with at most `limit` in flight, results in input order. */
@@ -116,7 +132,8 @@ export function mixLabels(options: MixOptions): PreferenceRecord[] {
     const total = options.human.length + options.ai.length;
     const share = humanWeight + aiWeight;
     // Each group's total weight is its share of `total`, so the mean weight stays 1.
-    humanScale = options.human.length > 0 ? (total * humanWeight) / share / sumWeights(options.human) : 0;
+    humanScale =
+      options.human.length > 0 ? (total * humanWeight) / share / sumWeights(options.human) : 0;
     aiScale = options.ai.length > 0 ? (total * aiWeight) / share / sumWeights(options.ai) : 0;
   }
   return [

@@ -58,7 +58,11 @@ export function readLines(file: string): { line: number; text: string }[] {
     .filter((l) => l.text.trim() !== '');
 }
 
-export function readPreferences(file: string, format: ImportFormat, options: ReadOptions = {}): ReadResult {
+export function readPreferences(
+  file: string,
+  format: ImportFormat,
+  options: ReadOptions = {},
+): ReadResult {
   const records: PreferenceRecord[] = [];
   const skipped: InputError[] = [];
   for (const { line, text } of readLines(file)) {
@@ -86,7 +90,8 @@ function parseLine(
   }
   try {
     if (format === 'rlaif') return [preferenceRecordSchema.parse(row) as PreferenceRecord];
-    if (format === 'ultrafeedback') return ultraFeedbackPairs(row, { ...options, key: String(where.line) });
+    if (format === 'ultrafeedback')
+      return ultraFeedbackPairs(row, { ...options, key: String(where.line) });
     return [importRow(row, format, options)];
   } catch (error) {
     if (error instanceof z.ZodError) {

@@ -31,7 +31,10 @@ export interface UltraFeedbackOptions {
 
 const rating = z.union([
   z.number(),
-  z.string().regex(/^\s*-?\d+(\.\d+)?\s*$/).transform(Number),
+  z
+    .string()
+    .regex(/^\s*-?\d+(\.\d+)?\s*$/)
+    .transform(Number),
   z.object({ Rating: z.union([z.number(), z.string()]) }).transform((r) => Number(r.Rating)),
 ]);
 
@@ -62,7 +65,10 @@ function scoreOf(c: z.infer<typeof completion>): number | undefined {
 }
 
 /** Preference pairs from one row; throws a ZodError naming the field when the row is malformed. */
-export function ultraFeedbackPairs(input: unknown, options: UltraFeedbackOptions = {}): PreferenceRecord[] {
+export function ultraFeedbackPairs(
+  input: unknown,
+  options: UltraFeedbackOptions = {},
+): PreferenceRecord[] {
   const parsed = row.parse(input);
   const prompt = (parsed.prompt ?? parsed.instruction)!;
   const scored = parsed.completions
@@ -70,7 +76,10 @@ export function ultraFeedbackPairs(input: unknown, options: UltraFeedbackOptions
     .filter((c): c is { response: string; score: number } => c.score !== undefined)
     .sort((a, b) => b.score - a.score);
 
-  const pair = (chosen: (typeof scored)[number], rejected: (typeof scored)[number]): PreferenceRecord => ({
+  const pair = (
+    chosen: (typeof scored)[number],
+    rejected: (typeof scored)[number],
+  ): PreferenceRecord => ({
     prompt,
     chosen: chosen.response,
     rejected: rejected.response,

@@ -4,7 +4,8 @@ import { createEvaluatorJudge } from '../judge/default-judges.ts';
 import type { PairwiseJudge } from '../judge/types.ts';
 import { JudgeReward } from './judge-reward.ts';
 
-const happy = 'The little bunny shared her carrots with her friends, and they all laughed and played happily together.';
+const happy =
+  'The little bunny shared her carrots with her friends, and they all laughed and played happily together.';
 const grim = 'The bunny was sad and alone. It was dark and terrible, and she cried and cried.';
 
 describe('JudgeReward', () => {

@@ -29,7 +29,8 @@ export class JudgeReward implements RewardSource {
 
   private async scoreOne(item: RewardItem, index: number): Promise<RewardOutcome> {
     const baseline = item.reference ?? this.options.baseline;
-    if (baseline === undefined) return { ok: false, reason: 'no baseline response to compare with' };
+    if (baseline === undefined)
+      return { ok: false, reason: 'no baseline response to compare with' };
     const verdict = await this.options.judge.compare(
       { prompt: item.prompt, a: item.response, b: baseline },
       { key: `${item.prompt}\u0000${index}` },

@@ -12,7 +12,9 @@ function tableSource(id: string, table: Record<string, number | string>): Reward
     async score(items: RewardItem[]): Promise<RewardOutcome[]> {
       return items.map((item) => {
         const entry = table[item.response];
-        return typeof entry === 'number' ? { ok: true, reward: entry } : { ok: false, reason: entry };
+        return typeof entry === 'number'
+          ? { ok: true, reward: entry }
+          : { ok: false, reason: entry };
       });
     },
   };
@@ -25,7 +27,11 @@ describe('RewardMixture', () => {
     const mixture = new RewardMixture({
       components: [
         { source: tableSource('rm', { a: 2, b: 1, c: 0.5 }), weight: 3 },
-        { source: tableSource('judge', { a: 1, b: 'judge timed out', c: 0 }), weight: 1, required: false },
+        {
+          source: tableSource('judge', { a: 1, b: 'judge timed out', c: 0 }),
+          weight: 1,
+          required: false,
+        },
       ],
     });
     const outcomes = await mixture.score(items);

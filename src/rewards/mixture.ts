@@ -78,8 +78,13 @@ export class RewardMixture implements RewardSource {
     }
 
     if (okWeight === 0) {
-      const reasons = outcomes.map((o, c) => (o.ok ? '' : `${this.components[c].source.id}: ${o.reason}`));
-      return { ok: false, reason: `every component failed (${reasons.filter(Boolean).join('; ')})` };
+      const reasons = outcomes.map((o, c) =>
+        o.ok ? '' : `${this.components[c].source.id}: ${o.reason}`,
+      );
+      return {
+        ok: false,
+        reason: `every component failed (${reasons.filter(Boolean).join('; ')})`,
+      };
     }
     const reward = (weighted * this.totalWeight) / okWeight;
     return { ok: true, reward, details: { components, dropped } };

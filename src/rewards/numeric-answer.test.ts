@@ -19,7 +19,10 @@ interface GsmRow {
 
 function loadGsm8k(): GsmRow[] {
   const text = readFileSync(join(sharedDataDir(), 'gsm8k', 'test.jsonl'), 'utf8');
-  return text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line));
 }
 
 /** The reference solution with its final number changed (N -> N + 1). */
@@ -40,7 +43,11 @@ describe('GSM8K test set', () => {
       rows.map((r) => ({ prompt: r.question, response: r.answer, reference: r.answer })),
     );
     const wrong = await verifier.score(
-      rows.map((r) => ({ prompt: r.question, response: withWrongFinal(r.answer), reference: r.answer })),
+      rows.map((r) => ({
+        prompt: r.question,
+        response: withWrongFinal(r.answer),
+        reference: r.answer,
+      })),
     );
     const rewardsRight = right.map((o) => (o.ok ? o.reward : NaN));
     const rewardsWrong = wrong.map((o) => (o.ok ? o.reward : NaN));
@@ -86,10 +93,22 @@ describe('numbers as people write them', () => {
   });
 
   it('finds the final answer by marker, boxed, phrase, then last number', () => {
-    expect(extractFinalAnswer('So 4 eggs.\n#### 1,000')).toMatchObject({ value: 1000, source: 'marker' });
-    expect(extractFinalAnswer('we get \\boxed{3/4} here 9')).toMatchObject({ value: 0.75, source: 'boxed' });
-    expect(extractFinalAnswer('The answer is $5. I had 3 apples.')).toMatchObject({ value: 5, source: 'phrase' });
-    expect(extractFinalAnswer('She has 3 then 7 left.')).toMatchObject({ value: 7, source: 'last-number' });
+    expect(extractFinalAnswer('So 4 eggs.\n#### 1,000')).toMatchObject({
+      value: 1000,
+      source: 'marker',
+    });
+    expect(extractFinalAnswer('we get \\boxed{3/4} here 9')).toMatchObject({
+      value: 0.75,
+      source: 'boxed',
+    });
+    expect(extractFinalAnswer('The answer is $5. I had 3 apples.')).toMatchObject({
+      value: 5,
+      source: 'phrase',
+    });
+    expect(extractFinalAnswer('She has 3 then 7 left.')).toMatchObject({
+      value: 7,
+      source: 'last-number',
+    });
     expect(extractFinalAnswer('no digits here')).toBeNull();
   });
 });
@@ -142,10 +161,12 @@ describe('text checks', () => {
 
   it('regex checks search or full match, with per-item patterns', async () => {
     const full = new RegexVerifier({ pattern: '[A-D]', mode: 'full' });
-    const rewards = (await full.score([
-      { prompt: '', response: ' B ' },
-      { prompt: '', response: 'B because' },
-    ])).map((o) => (o.ok ? o.reward : -1));
+    const rewards = (
+      await full.score([
+        { prompt: '', response: ' B ' },
+        { prompt: '', response: 'B because' },
+      ])
+    ).map((o) => (o.ok ? o.reward : -1));
     expect(rewards).toEqual([1, 0]);
     const perItem = new RegexVerifier();
     const outcomes = await perItem.score([

@@ -25,7 +25,10 @@ export interface LoadedBackend {
 }
 
 /** The in-process model at `path` (any format loadModel reads). */
-export async function loadLocalModel(path: string, options: { trainable?: boolean } = {}): Promise<LlamaModel> {
+export async function loadLocalModel(
+  path: string,
+  options: { trainable?: boolean } = {},
+): Promise<LlamaModel> {
   const { loadModel } = await import('../model/load.ts');
   const { LlamaModel } = await import('../model/llama.ts');
   const loaded = await loadModel(path);
@@ -51,7 +54,10 @@ export async function loadTextBackend(spec: string, field = '--model'): Promise<
   }
 
   if (!existsSync(spec)) {
-    throw new InputError('no such model file or folder (or use openai:<model>, anthropic:<model>)', { file: spec, field });
+    throw new InputError(
+      'no such model file or folder (or use openai:<model>, anthropic:<model>)',
+      { file: spec, field },
+    );
   }
   const name = basename(spec).replace(/\.(bin|gguf)$/, '');
   if (spec.endsWith('.gguf')) {

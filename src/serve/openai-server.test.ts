@@ -60,7 +60,11 @@ describe('OpenAI-compatible endpoint over the in-process stories260K', () => {
     const choice = json.choices[0];
     expect(choice.text + ' park.').toBe(GREEDY);
     expect(choice.finish_reason).toBe('stop');
-    expect(json).toMatchObject({ object: 'text_completion', model: 'stories260K', created: 1_700_000_000 });
+    expect(json).toMatchObject({
+      object: 'text_completion',
+      model: 'stories260K',
+      created: 1_700_000_000,
+    });
     expect(choice.logprobs.tokens.join('')).toContain(choice.text.slice(0, 20));
     expect(choice.logprobs.token_logprobs.every((l: number) => l <= 0)).toBe(true);
     expect(Object.keys(choice.logprobs.top_logprobs[0])).toHaveLength(2);
@@ -69,7 +73,11 @@ describe('OpenAI-compatible endpoint over the in-process stories260K', () => {
   });
 
   it("answers rlaif's own OpenAI client over chat completions", async () => {
-    const client = new OpenAIBackend({ model: 'stories260K', baseUrl: server.url, apiKey: 'unused' });
+    const client = new OpenAIBackend({
+      model: 'stories260K',
+      baseUrl: server.url,
+      apiKey: 'unused',
+    });
     const result = await client.complete({
       messages: [{ role: 'user', content: 'Once upon a time' }],
       maxTokens: 20,
@@ -93,7 +101,10 @@ describe('OpenAI-compatible endpoint over the in-process stories260K', () => {
         stream: true,
       }),
     });
-    const events = (await response.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    const events = (await response.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => l.slice(6));
     expect(events[events.length - 1]).toBe('[DONE]');
     const first = JSON.parse(events[0]);
     expect(first.object).toBe('chat.completion.chunk');
@@ -102,11 +113,21 @@ describe('OpenAI-compatible endpoint over the in-process stories260K', () => {
   });
 
   it('rejects malformed requests with OpenAI-style errors', async () => {
-    const noMessages = await post(`${server.url}/chat/completions`, { model: 'stories260K', messages: [] });
+    const noMessages = await post(`${server.url}/chat/completions`, {
+      model: 'stories260K',
+      messages: [],
+    });
     expect(noMessages.status).toBe(400);
-    expect(noMessages.json.error).toMatchObject({ type: 'invalid_request_error', param: 'messages' });
+    expect(noMessages.json.error).toMatchObject({
+      type: 'invalid_request_error',
+      param: 'messages',
+    });
 
-    const badTemperature = await post(`${server.url}/completions`, { model: 'stories260K', prompt: 'x', temperature: 9 });
+    const badTemperature = await post(`${server.url}/completions`, {
+      model: 'stories260K',
+      prompt: 'x',
+      temperature: 9,
+    });
     expect(badTemperature.status).toBe(400);
     expect(badTemperature.json.error.param).toBe('temperature');
 
@@ -117,7 +138,14 @@ describe('OpenAI-compatible endpoint over the in-process stories260K', () => {
     const notJson = await post(`${server.url}/completions`, '{nope');
     expect(notJson).toEqual({
       status: 400,
-      json: { error: { message: 'body is not valid JSON', type: 'invalid_request_error', param: null, code: 'invalid_json' } },
+      json: {
+        error: {
+          message: 'body is not valid JSON',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_json',
+        },
+      },
     });
   });
 });

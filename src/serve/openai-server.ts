@@ -48,7 +48,9 @@ const sampling = {
 const chatSchema = z.object({
   ...sampling,
   messages: z
-    .array(z.object({ role: z.enum(['system', 'user', 'assistant', 'developer']), content: z.string() }))
+    .array(
+      z.object({ role: z.enum(['system', 'user', 'assistant', 'developer']), content: z.string() }),
+    )
     .min(1),
   max_completion_tokens: z.number().int().positive().optional(),
   logprobs: z.boolean().optional(),
@@ -64,7 +66,13 @@ const completionSchema = z.object({
 
 type ErrorStatus = 400 | 404 | 500;
 
-function openAIError(c: Context, status: ErrorStatus, message: string, param: string | null, code: string | null) {
+function openAIError(
+  c: Context,
+  status: ErrorStatus,
+  message: string,
+  param: string | null,
+  code: string | null,
+) {
   const type = status === 500 ? 'server_error' : 'invalid_request_error';
   return c.json({ error: { message, type, param, code } }, status);
 }
@@ -79,7 +87,10 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
   const app = new Hono();
 
   /** Parses the body with `schema`; returns the data or an OpenAI-style 400/404 response. */
-  async function validate<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T> | Response> {
+  async function validate<T extends z.ZodType>(
+    c: Context,
+    schema: T,
+  ): Promise<z.infer<T> | Response> {
     let body: unknown;
     try {
       body = await c.req.json();
@@ -90,14 +101,32 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const param = issue.path.join('.') || null;
-      return openAIError(c, 400, `${param ? `${param}: ` : ''}${issue.message}`, param, 'invalid_value');
+      return openAIError(
+        c,
+        400,
+        `${param ? `${param}: ` : ''}${issue.message}`,
+        param,
+        'invalid_value',
+      );
     }
     const data = parsed.data as { model: string; max_tokens?: number };
     if (data.model !== modelName) {
-      return openAIError(c, 404, `The model '${data.model}' does not exist; this server has '${modelName}'`, 'model', 'model_not_found');
+      return openAIError(
+        c,
+        404,
+        `The model '${data.model}' does not exist; this server has '${modelName}'`,
+        'model',
+        'model_not_found',
+      );
     }
     if ((data.max_tokens ?? 0) > maxTokensLimit) {
-      return openAIError(c, 400, `max_tokens: at most ${maxTokensLimit}`, 'max_tokens', 'invalid_value');
+      return openAIError(
+        c,
+        400,
+        `max_tokens: at most ${maxTokensLimit}`,
+        'max_tokens',
+        'invalid_value',
+      );
     }
     return parsed.data;
   }
@@ -116,10 +145,14 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
     total_tokens: r.usage.promptTokens + r.usage.completionTokens,
   });
   const finish = (r: CompletionResult) => (r.finishReason === 'length' ? 'length' : 'stop');
-  const stopList = (s: string | string[] | undefined) => (s === undefined ? undefined : Array.isArray(s) ? s : [s]);
+  const stopList = (s: string | string[] | undefined) =>
+    s === undefined ? undefined : Array.isArray(s) ? s : [s];
 
   app.get('/v1/models', (c) =>
-    c.json({ object: 'list', data: [{ id: modelName, object: 'model', created: clock(), owned_by: 'rlaif' }] }),
+    c.json({
+      object: 'list',
+      data: [{ id: modelName, object: 'model', created: clock(), owned_by: 'rlaif' }],
+    }),
   );
 
   app.post('/v1/chat/completions', async (c) => {
@@ -127,7 +160,10 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
     if (body instanceof Response) return body;
     const wantLogprobs = body.logprobs === true;
     const result = await run(c, {
-      messages: body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: m.content })),
+      messages: body.messages.map((m) => ({
+        role: m.role === 'developer' ? 'system' : m.role,
+        content: m.content,
+      })),
       maxTokens: body.max_completion_tokens ?? body.max_tokens ?? 256,
       temperature: body.temperature ?? 1,
       topP: body.top_p,
@@ -139,24 +175,34 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
 
     const id = `chat${newId()}`;
     const created = clock();
-    const logprobs = wantLogprobs && result.logprobs
-      ? {
-          content: result.logprobs.map((t) => ({
-            token: t.token,
-            logprob: t.logprob,
-            bytes: [...Buffer.from(t.token, 'utf8')],
-            top_logprobs: (t.top ?? []).map((a) => ({ token: a.token, logprob: a.logprob, bytes: [...Buffer.from(a.token, 'utf8')] })),
-          })),
-        }
-      : null;
+    const logprobs =
+      wantLogprobs && result.logprobs
+        ? {
+            content: result.logprobs.map((t) => ({
+              token: t.token,
+              logprob: t.logprob,
+              bytes: [...Buffer.from(t.token, 'utf8')],
+              top_logprobs: (t.top ?? []).map((a) => ({
+                token: a.token,
+                logprob: a.logprob,
+                bytes: [...Buffer.from(a.token, 'utf8')],
+              })),
+            })),
+          }
+        : null;
 
     if (body.stream) {
       return streamSSE(c, async (stream) => {
         const chunk = (delta: object, finishReason: string | null) => ({
-          id, object: 'chat.completion.chunk', created, model: modelName,
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model: modelName,
           choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
         });
-        await stream.writeSSE({ data: JSON.stringify(chunk({ role: 'assistant', content: result.text }, null)) });
+        await stream.writeSSE({
+          data: JSON.stringify(chunk({ role: 'assistant', content: result.text }, null)),
+        });
         await stream.writeSSE({ data: JSON.stringify(chunk({}, finish(result))) });
         await stream.writeSSE({ data: '[DONE]' });
       });
@@ -166,7 +212,14 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
       object: 'chat.completion',
       created,
       model: modelName,
-      choices: [{ index: 0, message: { role: 'assistant', content: result.text }, logprobs, finish_reason: finish(result) }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: result.text },
+          logprobs,
+          finish_reason: finish(result),
+        },
+      ],
       usage: usageOf(result),
     });
   });
@@ -187,14 +240,20 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
     });
     if (result instanceof Response) return result;
 
-    const logprobs = topN !== undefined && result.logprobs
-      ? {
-          tokens: result.logprobs.map((t) => t.token),
-          token_logprobs: result.logprobs.map((t) => t.logprob),
-          top_logprobs: result.logprobs.map((t) => Object.fromEntries((t.top ?? []).map((a) => [a.token, a.logprob]))),
-          text_offset: offsets(prompt.length, result.logprobs.map((t) => t.token)),
-        }
-      : null;
+    const logprobs =
+      topN !== undefined && result.logprobs
+        ? {
+            tokens: result.logprobs.map((t) => t.token),
+            token_logprobs: result.logprobs.map((t) => t.logprob),
+            top_logprobs: result.logprobs.map((t) =>
+              Object.fromEntries((t.top ?? []).map((a) => [a.token, a.logprob])),
+            ),
+            text_offset: offsets(
+              prompt.length,
+              result.logprobs.map((t) => t.token),
+            ),
+          }
+        : null;
     const response = {
       id: newId(),
       object: 'text_completion',
@@ -212,7 +271,9 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
     return c.json(response);
   });
 
-  app.notFound((c) => openAIError(c, 404, `no route ${c.req.method} ${c.req.path}`, null, 'not_found'));
+  app.notFound((c) =>
+    openAIError(c, 404, `no route ${c.req.method} ${c.req.path}`, null, 'not_found'),
+  );
   return app;
 }
 
@@ -238,7 +299,9 @@ export async function startOpenAIServer(
   const app = createOpenAIApp(options);
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve) => {
-    const started = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8000 }, () => resolve(started));
+    const started = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8000 }, () =>
+      resolve(started),
+    );
   });
   const port = (server.address() as AddressInfo).port;
   return {

@@ -78,7 +78,9 @@ export class RewardBatcher {
     try {
       const outcomes = await this.options.source.score(items);
       if (outcomes.length !== items.length) {
-        throw new Error(`${this.options.source.id} returned ${outcomes.length} outcomes for ${items.length} items`);
+        throw new Error(
+          `${this.options.source.id} returned ${outcomes.length} outcomes for ${items.length} items`,
+        );
       }
       let offset = 0;
       for (const pending of batch) {

@@ -26,17 +26,24 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function post(url: string, body: string): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({
+              status: res.statusCode ?? 0,
+              json: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+            });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -45,16 +52,22 @@ function post(url: string, body: string): Promise<{ status: number; json: any }>
 /** Runs `task(i)` for i < n with at most `limit` in flight. */
 async function pool(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < n) await task(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
 }
 
 describe('reward server (OpenRLHF remote reward-model protocol)', () => {
   let server: RewardServer;
 
   beforeAll(async () => {
-    server = await startRewardServer({ source: new NumericAnswerVerifier(), port: 0, maxWaitMs: 2 });
+    server = await startRewardServer({
+      source: new NumericAnswerVerifier(),
+      port: 0,
+      maxWaitMs: 2,
+    });
   });
   afterAll(async () => {
     agent.destroy();
@@ -75,7 +88,8 @@ describe('reward server (OpenRLHF remote reward-model protocol)', () => {
           '{not json',
         ][malformedSeen++ % 3];
         const { status, json } = await post(server.url, bad);
-        if (status !== 400 || typeof json.error !== 'string') wrong.push(`malformed ${r}: ${status}`);
+        if (status !== 400 || typeof json.error !== 'string')
+          wrong.push(`malformed ${r}: ${status}`);
         return;
       }
       // 1-3 items per request, alternately right and wrong answers.
@@ -98,16 +112,29 @@ describe('reward server (OpenRLHF remote reward-model protocol)', () => {
     expect(malformedSeen).toBe(30);
     // Concurrent requests were merged into fewer scoring calls.
     expect(server.batcher.stats.batches).toBeLessThan(2970);
-    expect(server.batcher.stats.items).toBe(Array.from({ length: 3000 }, (_, r) => (r % 100 === 99 ? 0 : 1 + (r % 3))).reduce((a, b) => a + b, 0));
+    expect(server.batcher.stats.items).toBe(
+      Array.from({ length: 3000 }, (_, r) => (r % 100 === 99 ? 0 : 1 + (r % 3))).reduce(
+        (a, b) => a + b,
+        0,
+      ),
+    );
   }, 60_000);
 
   it('returns rewards, scores and extra_logs as OpenRLHF reads them', async () => {
     const { status, json } = await post(
       server.url,
-      JSON.stringify({ query: ['Q: 2+2? A: #### 4', 'Q: 2+2? A: #### 5'], prompts: ['Q: 2+2? A:', 'Q: 2+2? A:'], labels: ['4', '4'] }),
+      JSON.stringify({
+        query: ['Q: 2+2? A: #### 4', 'Q: 2+2? A: #### 5'],
+        prompts: ['Q: 2+2? A:', 'Q: 2+2? A:'],
+        labels: ['4', '4'],
+      }),
     );
     expect(status).toBe(200);
-    expect(json).toEqual({ rewards: [1, 0], scores: [1, 0], extra_logs: { 'rlaif/failed': [0, 0] } });
+    expect(json).toEqual({
+      rewards: [1, 0],
+      scores: [1, 0],
+      extra_logs: { 'rlaif/failed': [0, 0] },
+    });
   });
 
   it('names the field of a malformed request', async () => {
@@ -127,7 +154,11 @@ describe('reward server (OpenRLHF remote reward-model protocol)', () => {
     expect(strict.status).toBe(502);
     expect(strict.json.error).toContain('no reference answer');
 
-    const lenient = await startRewardServer({ source: new NumericAnswerVerifier(), port: 0, failureReward: -1 });
+    const lenient = await startRewardServer({
+      source: new NumericAnswerVerifier(),
+      port: 0,
+      failureReward: -1,
+    });
     try {
       expect((await post(lenient.url, unlabeled)).json).toEqual({
         rewards: [-1],
@@ -155,7 +186,10 @@ describe('reward server (OpenRLHF remote reward-model protocol)', () => {
         post(guarded.url, JSON.stringify({ query: ['hello', 'x'] })),
       ]);
       expect(good.json.rewards).toEqual([3]);
-      expect(bad).toEqual({ status: 502, json: { error: 'reward source failed: cannot score poison' } });
+      expect(bad).toEqual({
+        status: 502,
+        json: { error: 'reward source failed: cannot score poison' },
+      });
       expect(other.json.rewards).toEqual([5, 1]);
       expect(guarded.batcher.stats).toEqual({ batches: 1, items: 4, splitRetries: 1 });
     } finally {
@@ -164,7 +198,13 @@ describe('reward server (OpenRLHF remote reward-model protocol)', () => {
   });
 
   it('splits each query into prompt and response', () => {
-    expect(requestItems({ query: ['P: hi R', 'other'], prompts: ['P: hi', 'nope'], labels: ['7', null] })).toEqual([
+    expect(
+      requestItems({
+        query: ['P: hi R', 'other'],
+        prompts: ['P: hi', 'nope'],
+        labels: ['7', null],
+      }),
+    ).toEqual([
       { prompt: 'P: hi', response: ' R', reference: '7' },
       { prompt: 'nope', response: 'other' },
     ]);

@@ -43,7 +43,10 @@ describe('CodeVerifier on HumanEval-TS', () => {
     const outcomes = await verifier.score([
       item('HumanEval_23_strlen', '  return string.length;\n}\n'),
       item('HumanEval_23_strlen', '  return string.length + 1;\n}\n'),
-      item('HumanEval_55_fib', '  let [a, b] = [0, 1];\n  for (let i = 0; i < n; i++) [a, b] = [b, a + b];\n  return a;\n}\n'),
+      item(
+        'HumanEval_55_fib',
+        '  let [a, b] = [0, 1];\n  for (let i = 0; i < n; i++) [a, b] = [b, a + b];\n  return a;\n}\n',
+      ),
       item('HumanEval_55_fib', '  return n <= 2 ? 1 : n * 2;\n}\n'),
       item(
         'HumanEval_13_greatest_common_divisor',
@@ -70,7 +73,8 @@ describe('CodeVerifier on HumanEval-TS', () => {
   });
 
   it('takes a fenced whole program and a syntax error is recorded as such', async () => {
-    const fenced = '```typescript\nfunction strlen(string: string): number {\n  return [...string].length;\n}\n```';
+    const fenced =
+      '```typescript\nfunction strlen(string: string): number {\n  return [...string].length;\n}\n```';
     const outcomes = await verifier.score([
       item('HumanEval_23_strlen', fenced),
       item('HumanEval_23_strlen', '  return string.length;\n'), // missing brace
@@ -87,16 +91,24 @@ describe('CodeVerifier on HumanEval-TS', () => {
     const [loose] = await verifier.score([stringly]);
     expect(summary(loose)).toEqual([1, undefined]);
     const checked = new CodeVerifier({ typeCheck: true });
-    const [strict, fine] = await checked.score([stringly, item('HumanEval_23_strlen', '  return string.length;\n}\n')]);
+    const [strict, fine] = await checked.score([
+      stringly,
+      item('HumanEval_23_strlen', '  return string.length;\n}\n'),
+    ]);
     expect(summary(strict)).toEqual([0, 'type']);
-    expect(strict.ok && strict.details?.message).toMatch(/^line 7, column 3: Type 'string' is not assignable to type 'number'/);
+    expect(strict.ok && strict.details?.message).toMatch(
+      /^line 7, column 3: Type 'string' is not assignable to type 'number'/,
+    );
     expect(summary(fine)).toEqual([1, undefined]);
   });
 
   it('cuts the completion at stop tokens', () => {
-    const program = assembleProgram('function f() {\n', '  return 1;\n}\n\nfunction g() {', 'TESTS', [
-      '\nfunction ',
-    ]);
+    const program = assembleProgram(
+      'function f() {\n',
+      '  return 1;\n}\n\nfunction g() {',
+      'TESTS',
+      ['\nfunction '],
+    );
     expect(program).toBe('function f() {\n  return 1;\n}\n\n\nTESTS\n');
   });
 
@@ -150,11 +162,23 @@ describe('sandbox containment', () => {
     ['fetches', `fetch('http://127.0.0.1:PORT/');`, 'network'],
     ['resolves a name', `require('dns').lookup('localhost', () => {});`, 'network'],
     ['spawns a process', `require('child_process').execSync('id');`, 'permission'],
-    ['starts a worker', `new (require('worker_threads').Worker)('1', { eval: true });`, 'permission'],
+    [
+      'starts a worker',
+      `new (require('worker_threads').Worker)('1', { eval: true });`,
+      'permission',
+    ],
     ['signals the host', `process.kill(process.ppid, 'SIGKILL');`, 'permission'],
     ['loops forever', `while (true) {}`, 'timeout'],
-    ['grows the heap', `const a: number[][] = []; while (true) a.push(new Array(1e6).fill(1));`, 'memory'],
-    ['grows buffers', `const b: Buffer[] = []; while (true) b.push(Buffer.alloc(1e7, 1));`, 'memory'],
+    [
+      'grows the heap',
+      `const a: number[][] = []; while (true) a.push(new Array(1e6).fill(1));`,
+      'memory',
+    ],
+    [
+      'grows buffers',
+      `const b: Buffer[] = []; while (true) b.push(Buffer.alloc(1e7, 1));`,
+      'memory',
+    ],
     ['calls process.exit', `process.exit(0);`, 'exit'],
     [
       'stubs its assertions',
@@ -164,7 +188,8 @@ describe('sandbox containment', () => {
   ];
 
   it.each(hostile)('a program that %s is contained', async (_, body, kind) => {
-    const code = `declare var require: any;\n${body.replace('PORT', String(port))}\n` +
+    const code =
+      `declare var require: any;\n${body.replace('PORT', String(port))}\n` +
       `require('node:assert').deepEqual(1, 1);`;
     const result = await runProgram({ code, timeoutMs: 1500, memoryMb: 64 });
     expect(result.passed).toBe(false);

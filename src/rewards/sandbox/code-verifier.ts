@@ -53,7 +53,10 @@ export function assembleProgram(
 }
 
 function lastNonEmptyLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines[lines.length - 1] ?? '';
 }
 
@@ -72,7 +75,12 @@ export class CodeVerifier implements RewardSource {
 
   private async scoreOne(item: RewardItem): Promise<RewardOutcome> {
     if (item.reference === undefined) return { ok: false, reason: 'no tests in reference' };
-    const code = assembleProgram(item.prompt, item.response, item.reference, this.options.stopTokens);
+    const code = assembleProgram(
+      item.prompt,
+      item.response,
+      item.reference,
+      this.options.stopTokens,
+    );
     const run = this.options.run ?? runProgram;
     let result: SandboxResult;
     try {

@@ -53,8 +53,16 @@ block(net, ['connect', 'createConnection'], 'network access (socket)');
 const dgram = require('dgram');
 block(dgram, ['createSocket'], 'network access (udp)');
 const dns = require('dns');
-block(dns, ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'reverse'], 'network access (dns)');
-block(dns.promises, ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'reverse'], 'network access (dns)');
+block(
+  dns,
+  ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'reverse'],
+  'network access (dns)',
+);
+block(
+  dns.promises,
+  ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'reverse'],
+  'network access (dns)',
+);
 for (const name of ['http', 'https', 'http2', 'tls']) {
   const module = require(name);
   block(module, ['request', 'get', 'connect', 'createServer'], `network access (${name})`);
@@ -76,7 +84,9 @@ block(process, ['kill', '_kill'], 'sending signals (process.kill)');
 for (const name of ['exit', 'reallyExit', 'abort']) {
   Object.defineProperty(process, name, {
     value: function exitCalled(code) {
-      report('exit', { message: `program called process.${name}(${code === undefined ? '' : code})` });
+      report('exit', {
+        message: `program called process.${name}(${code === undefined ? '' : code})`,
+      });
       realExit(3);
     },
     writable: false,

@@ -68,7 +68,10 @@ let unshareProbe: string[] | null | undefined;
 function networkIsolationPrefix(): string[] | null {
   if (unshareProbe !== undefined) return unshareProbe;
   unshareProbe = null;
-  for (const prefix of [['unshare', '-n'], ['unshare', '-rn']]) {
+  for (const prefix of [
+    ['unshare', '-n'],
+    ['unshare', '-rn'],
+  ]) {
     const probe = spawnSync(prefix[0], [...prefix.slice(1), 'true'], { stdio: 'ignore' });
     if (probe.status === 0) {
       unshareProbe = prefix;
@@ -136,7 +139,9 @@ function runChild(spec: ChildSpec): Promise<SandboxResult> {
     spec.program,
   ];
   const prefix = spec.isolateNetwork === false ? null : networkIsolationPrefix();
-  const [command, ...args] = prefix ? [...prefix, process.execPath, ...nodeArgs] : [process.execPath, ...nodeArgs];
+  const [command, ...args] = prefix
+    ? [...prefix, process.execPath, ...nodeArgs]
+    : [process.execPath, ...nodeArgs];
 
   return new Promise((resolve) => {
     // detached: the child leads a new process group, so one kill reaches anything it started.
@@ -168,7 +173,10 @@ function runChild(spec: ChildSpec): Promise<SandboxResult> {
     const watchdog = setInterval(() => {
       const rss = residentKb(child.pid);
       if (rss !== null && rss > residentCapKb) {
-        killGroup('memory', `resident memory ${Math.round(rss / 1024)} MB over ${residentCapKb / 1024} MB`);
+        killGroup(
+          'memory',
+          `resident memory ${Math.round(rss / 1024)} MB over ${residentCapKb / 1024} MB`,
+        );
       }
     }, 25);
 
@@ -226,7 +234,10 @@ function classify(
   }
   if (/SyntaxError/.test(stderr)) return { kind: 'syntax', message: firstLines(stderr) };
   if (exitCode !== 0 || signal !== null) {
-    return { kind: 'error', message: `exit code ${exitCode} signal ${signal}: ${firstLines(stderr)}` };
+    return {
+      kind: 'error',
+      message: `exit code ${exitCode} signal ${signal}: ${firstLines(stderr)}`,
+    };
   }
   if (!completed) {
     return { kind: 'incomplete', message: 'the program ended before its tests finished' };

@@ -70,9 +70,12 @@ export function typeErrors(source: string, fileName = 'program.ts'): string | nu
     }
     return cached;
   };
-  host.fileExists = (name) => name === fileName || name === GLOBALS_FILE || existsSync(join(libDir, basename(name)));
+  host.fileExists = (name) =>
+    name === fileName || name === GLOBALS_FILE || existsSync(join(libDir, basename(name)));
   host.writeFile = () => {};
   const program = ts.createProgram([fileName, GLOBALS_FILE], checkOptions, host);
-  const errors = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  const errors = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.category === ts.DiagnosticCategory.Error);
   return errors.length > 0 ? errors.map(describe).join('\n') : null;
 }
