@@ -4,6 +4,17 @@
  * a KL penalty to a frozen reference, estimate advantages with GAE against a value head on the
  * policy's hidden states, and take clipped policy and value steps over several epochs of
  * minibatches.
+ *
+ * Metrics of a step (per response means over the batch unless said otherwise):
+ *   objective/kl       sum over response tokens of log pi - log pi_ref (k1), at rollout time
+ *   objective/entropy  sum over response tokens of the policy's next-token entropy (nats)
+ *   objective/kl_coef  beta used for this step's rewards
+ *   policy/clipfrac, policy/approxkl, loss/policy, loss/value, loss/total, val/vpred, val/error,
+ *   val/clipfrac       means over the step's minibatch updates
+ *   reward/mean, reward/std  sum of the per-token rewards (score - beta * kl)
+ *   score/mean, score/std    the RewardSource's raw score
+ *   len/mean, len/unfinished  response tokens; share of responses that hit the length cap
+ *   policy/sample_logprob_gap  mean |log p at sampling - log p at scoring| per token
  */
 import * as tf from '@tensorflow/tfjs-core';
 

@@ -49,6 +49,27 @@ describe('Bradley-Terry reward model', () => {
     model.dispose();
   });
 
+  it('source weights let human labels override contradicting AI labels', async () => {
+    const truth = toyPreferences(160, 21);
+    // Half the pairs come from a "judge" that prefers the opposite; the other half are human.
+    const records = truth.map((r, i) => (i % 2 === 0
+      ? { ...r, source: 'human' as const }
+      : { ...r, chosen: r.rejected, rejected: r.chosen, source: 'ai' as const }));
+    const train = (sourceWeights: { ai?: number; human?: number }) => {
+      const model = new RewardModel(new ToyCausalLM({ seed: 1 }));
+      return trainRewardModel({
+        model, records, silent: true,
+        config: { seed: 4, epochs: 4, batchSize: 16, validationFraction: 0, sourceWeights, optimizer: { learningRate: 0.02 } },
+      }).then(async () => {
+        const [a, b] = await model.rewards([{ prompt: 'bc', response: 'aaaaaa' }, { prompt: 'bc', response: 'bcdefg' }]);
+        model.dispose();
+        return a - b;
+      });
+    };
+    expect(await train({ human: 1, ai: 0 })).toBeGreaterThan(0);
+    expect(await train({ human: 0, ai: 1 })).toBeLessThan(0);
+  });
+
   it('saves and loads with the same rewards and offset', async () => {
     const config = {
       dim: 16, hiddenDim: 32, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 16, maxSeqLen: 64,
