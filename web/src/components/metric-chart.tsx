@@ -20,6 +20,10 @@ interface MetricChartProps {
   version: number;
 }
 
+const stepIncrements = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000,
+];
+
 const palette = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777'];
 
 /** Steps on x, one y column per series, null where a series has no value at that step. */
@@ -57,11 +61,17 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
     const options: uPlot.Options = {
       width: Math.max(200, element.clientWidth),
       height: 190,
-      legend: { show: series.length > 1 },
+      legend: { show: series.length > 1, live: false },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false } },
       axes: [
-        { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' } },
+        {
+          stroke: '#64748b',
+          grid: { stroke: '#eef2f7' },
+          ticks: { stroke: '#e2e8f0' },
+          // Steps are whole numbers: never tick at 1.5.
+          incrs: stepIncrements,
+        },
         { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, size: 52 },
       ],
       series: [

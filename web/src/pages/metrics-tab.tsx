@@ -59,8 +59,10 @@ export function MetricsTab({ metrics }: { metrics: MetricsState }) {
         ))}
       </div>
       {others.length > 0 && (
-        <>
-          <h2>All metrics</h2>
+        <details class="metric-group" open>
+          <summary>
+            All metrics <span class="muted small">{others.length}</span>
+          </summary>
           <div class="chart-grid">
             {others.map((key) => (
               <MetricChart
@@ -72,7 +74,7 @@ export function MetricsTab({ metrics }: { metrics: MetricsState }) {
               />
             ))}
           </div>
-        </>
+        </details>
       )}
     </div>
   );
