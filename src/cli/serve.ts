@@ -7,11 +7,8 @@
  */
 import type { Command } from 'commander';
 
-import { createDefaultJudge, createEvaluatorJudge } from '../judge/default-judges.ts';
 import { RewardMixture, type MixtureComponent } from '../rewards/mixture.ts';
-import { JudgeReward } from '../rewards/judge-reward.ts';
 import { NumericAnswerVerifier } from '../rewards/numeric-answer.ts';
-import { CodeVerifier } from '../rewards/sandbox/code-verifier.ts';
 import { ExactMatchVerifier, FormatVerifier, RegexVerifier } from '../rewards/text-checks.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import { loadTextBackend } from '../serve/openai-backends.ts';
@@ -20,17 +17,31 @@ import { startRewardServer } from '../serve/reward-server.ts';
 import { InputError } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
 
-/** Reward sources by name; the label (OpenRLHF's `labels`) is each item's reference. */
-const sourceFactories: Record<string, () => RewardSource> = {
+/**
+ * Reward sources by name; the label (OpenRLHF's `labels`) is each item's reference. Judges and
+ * the sandbox load only when named, so a verifier-only server starts fast.
+ */
+const sourceFactories: Record<string, () => RewardSource | Promise<RewardSource>> = {
   numeric: () => new NumericAnswerVerifier(),
   exact: () => new ExactMatchVerifier(),
   regex: () => new RegexVerifier(),
-  code: () => new CodeVerifier(),
   json: () => new FormatVerifier({ id: 'verifier:json', json: true }),
+  code: async () => new (await import('../rewards/sandbox/code-verifier.ts')).CodeVerifier(),
+  'code-typed': async () => {
+    const { CodeVerifier } = await import('../rewards/sandbox/code-verifier.ts');
+    return new CodeVerifier({ id: 'verifier:code-typed', typeCheck: true });
+  },
   // Judges compare the response with the label as a baseline answer; reward P(better) - 0.5.
-  'judge-default': () => new JudgeReward({ judge: createDefaultJudge(), center: 0.5 }),
-  'judge-evaluator': () => new JudgeReward({ judge: createEvaluatorJudge(), center: 0.5 }),
+  'judge-default': () => judgeSource('default'),
+  'judge-evaluator': () => judgeSource('evaluator'),
 };
+
+async function judgeSource(which: 'default' | 'evaluator'): Promise<RewardSource> {
+  const { createDefaultJudge, createEvaluatorJudge } = await import('../judge/default-judges.ts');
+  const { JudgeReward } = await import('../rewards/judge-reward.ts');
+  const judge = which === 'default' ? createDefaultJudge() : createEvaluatorJudge();
+  return new JudgeReward({ judge, center: 0.5 });
+}
 
 /**
  * "name[:weight][:optional]" -> a mixture component; "rm=<folder>[:weight][:optional]" is a
@@ -56,7 +67,7 @@ export async function parseSourceSpec(spec: string): Promise<MixtureComponent> {
     const { RewardModel } = await import('../train/reward-model.ts');
     source = await RewardModel.load(rmFolder);
   } else {
-    source = factory!();
+    source = await factory!();
   }
   return { source, weight, required: flag !== 'optional' };
 }
