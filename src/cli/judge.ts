@@ -13,12 +13,19 @@ import { z } from 'zod';
 import { auditJudge, formatAuditTable } from '../judge/audit.ts';
 import { readCandidates } from '../judge/candidates.ts';
 import { goldSubsets, loadGoldSubset, type GoldSubset } from '../judge/gold-sets.ts';
-import { createJudge, parseCheckWeights, resolveConstitution, type JudgeSettings } from '../judge/judge-factory.ts';
+import {
+  createJudge,
+  loadFewShotExamples,
+  parseCheckWeights,
+  resolveConstitution,
+  type JudgeSettings,
+} from '../judge/judge-factory.ts';
 import { labelPairs } from '../judge/label.ts';
 import { JudgmentStore } from '../store/judgments.ts';
 import { openRunDatabase } from '../store/run-store.ts';
 import { InputError } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
+import { MetricsWriter } from '../util/metrics.ts';
 import { sharedDataDir } from '../util/paths.ts';
 
 const judgeFlags = z.object({
@@ -40,6 +47,8 @@ const judgeFlags = z.object({
   temperature: z.coerce.number().positive().default(1),
   seed: z.coerce.number().int().default(0),
   data: z.string().optional(),
+  fewShot: z.string().optional(),
+  lengthSlope: z.coerce.number().optional(),
   quiet: z.boolean().default(false),
 });
 
@@ -47,6 +56,7 @@ const labelFlags = judgeFlags.extend({
   input: z.string().min(1),
   out: z.string().min(1),
   store: z.string().optional(),
+  metrics: z.string().optional(),
   pairing: z.enum(['all', 'adjacent', 'first']).default('all'),
   dropTies: z.boolean().default(false),
 });
@@ -77,6 +87,8 @@ function addJudgeOptions(command: Command): Command {
     .option('--top-logprobs <n>', 'alternatives per position for soft labels', '5')
     .option('--temperature <t>', 'embedded judge: softness of its preferences', '1')
     .option('--seed <n>', 'seed of principle sampling and subsampling', '0')
+    .option('--few-shot <file>', 'worked examples before each question (CAI few-shot JSON format)')
+    .option('--length-slope <b>', 'length-controlled verdicts: subtract b * log(len A / len B) from logit P(A) (b from an audit)')
     .option('--data <dir>', 'data folder with the CAI lists and gold sets (default: RLAIF_DATA or ../shared/data)')
     .option('--quiet', 'no progress bars');
 }
@@ -92,6 +104,7 @@ export function register(program: Command): void {
     .option('--input <file>', 'JSONL of {prompt, a, b} or {prompt, responses: [...]}, optional id')
     .option('--out <file>', 'preference JSONL to write')
     .option('--store <file>', 'SQLite file for verdicts and the call cache (default: <out>.sqlite)')
+    .option('--metrics <file>', 'metrics JSONL appended as the job goes (default: <out>.metrics.jsonl)')
     .option('--pairing <how>', 'pairs from K responses: all | adjacent | first', 'all')
     .option('--drop-ties', 'leave tied pairs out of the output'))
     .enablePositionalOptions()
@@ -124,6 +137,7 @@ async function runLabel(flags: z.infer<typeof labelFlags>): Promise<void> {
       dropTies: flags.dropTies,
       progress: !flags.quiet,
       logger,
+      metrics: new MetricsWriter(flags.metrics ?? `${flags.out}.metrics.jsonl`),
     });
     writeJsonl(flags.out, summary.records);
 
@@ -180,6 +194,8 @@ function settingsFrom(flags: z.infer<typeof judgeFlags>, db: JudgeSettings['db']
     backend: flags.backend,
     constitution: resolveConstitution(flags.constitution, { dataDir: flags.data }),
     checks: flags.checks ? parseCheckWeights(flags.checks) : undefined,
+    examples: flags.fewShot ? loadFewShotExamples(flags.fewShot) : undefined,
+    lengthSlope: flags.lengthSlope,
     db,
     baseUrl: flags.baseUrl,
     timeoutMs: flags.timeoutMs,

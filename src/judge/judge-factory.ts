@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type Database from 'better-sqlite3';
+import { z } from 'zod';
 
 import { AnthropicBackend } from '../providers/anthropic.ts';
 import { Budget } from '../providers/budget.ts';
@@ -23,7 +24,9 @@ import { checkNames } from './checks.ts';
 import { loadCaiCritiqueConstitution, loadCaiPreferenceConstitution, loadConstitution } from './constitution.ts';
 import { childrenStoriesConstitution } from './default-judges.ts';
 import { EmbeddedJudge } from './embedded.ts';
+import { LengthCorrectedJudge } from './length-correction.ts';
 import { LlmPairwiseJudge, type TiePolicy } from './pairwise.ts';
+import { caiFewShotExamples, type PairwiseExample } from './templates.ts';
 import type { Constitution, PairwiseJudge } from './types.ts';
 
 export interface JudgeSettings {
@@ -49,6 +52,10 @@ export interface JudgeSettings {
   seed?: number;
   tiePolicy?: TiePolicy;
   topLogprobs?: number;
+  /** LLM judges: worked examples shown before each question. */
+  examples?: PairwiseExample[];
+  /** Subtract this slope of logit P(A) on log(len A / len B) (from an audit). */
+  lengthSlope?: number;
   /** Embedded judge: fallback checks with weights for principles without one. */
   checks?: Record<string, number>;
   /** Embedded judge: softness. Default 1. */
@@ -74,7 +81,7 @@ export async function createJudge(settings: JudgeSettings): Promise<BuiltJudge> 
       seed: settings.seed,
       temperature: settings.temperature,
     });
-    return { judge, close: async () => undefined };
+    return { judge: withLength(judge, settings.lengthSlope), close: async () => undefined };
   }
 
   const backend = new ManagedBackend({
@@ -96,9 +103,36 @@ export async function createJudge(settings: JudgeSettings): Promise<BuiltJudge> 
     seed: settings.seed,
     tiePolicy: settings.tiePolicy,
     topLogprobs: settings.topLogprobs,
+    examples: settings.examples,
   });
-  return { judge, backend, close: () => backend.close() };
+  return { judge: withLength(judge, settings.lengthSlope), backend, close: () => backend.close() };
 }
+
+function withLength(judge: PairwiseJudge, slope: number | undefined): PairwiseJudge {
+  return slope === undefined || slope === 0 ? judge : new LengthCorrectedJudge({ judge, slope });
+}
+
+/** Few-shot examples from a JSON file in the CAI paper's format ({prompt, corrects, incorrects}). */
+export function loadFewShotExamples(file: string): PairwiseExample[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new InputError(`cannot read few-shot examples: ${(error as Error).message}`, { file });
+  }
+  const parsed = fewShotSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(issue.message, { file, field: issue.path.join('.') });
+  }
+  return caiFewShotExamples(parsed.data);
+}
+
+const fewShotSchema = z.array(z.object({
+  prompt: z.string(),
+  corrects: z.array(z.string()).min(1),
+  incorrects: z.array(z.string()).min(1),
+}));
 
 /** A raw backend from its spec (no cache, limits or retries). */
 export async function createTextBackend(spec: string, settings: Pick<JudgeSettings, 'baseUrl' | 'timeoutMs'> = {}):

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { chatReply, startScriptedServer, type ScriptedServer } from '../providers/scripted-server.ts';
 import { JudgmentStore } from '../store/judgments.ts';
+import { MetricsWriter, readMetrics } from '../util/metrics.ts';
 import { projectRoot } from '../util/paths.ts';
 import { parseCandidates, readCandidates } from './candidates.ts';
 import { createDefaultJudge } from './default-judges.ts';
@@ -70,8 +71,15 @@ describe('labelPairs', () => {
     const store = new JudgmentStore(db);
     const pairs = readCandidates(writeCandidates('embedded.jsonl', 12));
     const judge = createDefaultJudge({ seed: 2 });
-    const first = await labelPairs({ judge, pairs, store, progress: false, concurrency: 4 });
+    const metricsFile = join(dir, 'metrics.jsonl');
+    const metrics = new MetricsWriter(metricsFile, () => 1000);
+    const first = await labelPairs({ judge, pairs, store, progress: false, concurrency: 4, metrics, metricsEvery: 5 });
     expect(first).toMatchObject({ judged: 12, reused: 0, failures: [] });
+    const lines = readMetrics(metricsFile);
+    expect(lines.map((l) => l.step)).toEqual([5, 10, 12]);
+    expect(lines[2]['judge/labels']).toBe(12);
+    const meanP = first.records.reduce((sum, r) => sum + r.pChosen, 0) / 12;
+    expect(lines[2]['judge/p_chosen_mean']).toBeCloseTo(meanP, 12);
     const second = await labelPairs({ judge, pairs, store, progress: false });
     expect(second).toMatchObject({ judged: 0, reused: 12 });
     expect(second.records).toEqual(first.records);

@@ -6,6 +6,7 @@
  */
 import { JudgmentStore } from '../store/judgments.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
+import type { MetricsWriter } from '../util/metrics.ts';
 import { startProgress } from '../util/progress.ts';
 import type { CandidatePair } from './candidates.ts';
 import type { JudgeFailure, PairwiseJudge, PairwiseVerdict, PreferenceRecord } from './types.ts';
@@ -22,6 +23,12 @@ export interface LabelOptions {
   progress?: boolean;
   logger?: Logger;
   signal?: AbortSignal;
+  /** Where to append `judge` metrics as the job goes. Default: none. */
+  metrics?: MetricsWriter;
+  /** Labels between metric lines. Default 50. */
+  metricsEvery?: number;
+  /** Default Date.now. */
+  clock?: () => number;
 }
 
 export interface LabelSummary {
@@ -41,6 +48,17 @@ export async function labelPairs(options: LabelOptions): Promise<LabelSummary> {
   const todo = pairs.filter((pair) => !done.has(pair.key));
   const failures: LabelSummary['failures'] = [];
   let judged = 0;
+  let consistent = 0;
+  let pChosenSum = 0;
+  const clock = options.clock ?? Date.now;
+  const started = clock();
+  const writeMetrics = () => options.metrics?.write('judge', judged + failures.length, {
+    'judge/labels': judged,
+    'judge/failures': failures.length,
+    'judge/consistent_rate': judged > 0 ? consistent / judged : 0,
+    'judge/p_chosen_mean': judged > 0 ? pChosenSum / judged : 0,
+    'perf/labels_per_s': judged / Math.max((clock() - started) / 1000, 1e-3),
+  });
 
   const progress = startProgress({ label: 'judge', total: todo.length, silent: options.progress === false });
   let next = 0;
@@ -51,16 +69,20 @@ export async function labelPairs(options: LabelOptions): Promise<LabelSummary> {
       if (verdict.ok) {
         store.put({ judge: judge.id, itemKey: pair.key, prompt: pair.prompt, a: pair.a, b: pair.b, verdict });
         judged++;
+        if (verdict.consistent !== false) consistent++;
+        pChosenSum += Math.max(verdict.pA, 1 - verdict.pA);
       } else {
         failures.push({ key: pair.key, failure: verdict });
         logger.warn({ item: pair.key, kind: verdict.kind, message: verdict.message }, 'no verdict');
       }
       progress.tick(1, { failed: failures.length });
+      if ((judged + failures.length) % (options.metricsEvery ?? 50) === 0) writeMetrics();
     }
   };
   const concurrency = Math.max(1, options.concurrency ?? 8);
   await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
   progress.stop();
+  if (todo.length > 0) writeMetrics();
 
   const records: PreferenceRecord[] = [];
   for (const pair of pairs) {

@@ -140,3 +140,20 @@ export function listwiseMessages(input: ListwiseMessagesInput): ChatMessage[] {
   });
   return [{ role: 'system', content: input.templates.system }, { role: 'user', content }];
 }
+
+/**
+ * Few-shot examples from the Constitutional AI paper's file (RLMadisonFewShotPrompts.json:
+ * `{prompt, corrects, incorrects}`). The better response alternates between positions so the
+ * examples teach no position.
+ */
+export function caiFewShotExamples(rows: { prompt: string; corrects: string[]; incorrects: string[] }[]):
+  PairwiseExample[] {
+  return rows.map((row, index) => {
+    const better = row.corrects[0].trim();
+    const worse = row.incorrects[0].trim();
+    const prompt = row.prompt.replace(/\n\nAssistant:\s*$/, '').trim();
+    return index % 2 === 0
+      ? { prompt, a: better, b: worse, verdict: 'A' as const }
+      : { prompt, a: worse, b: better, verdict: 'B' as const };
+  });
+}
