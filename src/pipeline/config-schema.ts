@@ -152,6 +152,11 @@ export const rlSchema = z.strictObject({
   gamma: z.number().min(0).max(1).default(1).describe('Discount. Default 1.'),
   lam: z.number().min(0).max(1).default(0.95).describe('GAE lambda. Default 0.95.'),
   dpoBeta: z.number().positive().default(0.1).describe('DPO beta. Default 0.1.'),
+  promptBaseline: z.boolean().default(true).describe(
+    'Centre each reward on the mean reward of the starting policy\'s K samples for the same ' +
+      'prompt (from the sampling stage). Removes the opening\'s share of the reward\'s variance ' +
+      'that PPO\'s value head would otherwise have to learn first. Default true.',
+  ),
   checkpointEvery: positiveInt().default(4).describe(
     'Save a checkpoint every this many updates; a killed run resumes from the last one. ' +
       'Default 4.',

@@ -22,6 +22,7 @@ import type { LoadedConfig, RunConfig } from './config.ts';
 import { JudgeScoreReward } from './judge-score-reward.ts';
 import { buildEvaluator, buildTrainingJudge, readConstitution, type TrainingJudge } from './judges.ts';
 import { loadPolicy, loadSavedPolicy, locateModel, type ModelLocation } from './models.ts';
+import { PromptBaselineReward } from './prompt-baseline-reward.ts';
 import { readPrompts } from './prompts.ts';
 import { runFiles, type RunContext } from './run-context.ts';
 import { runStages, type Stage } from './runner.ts';
@@ -99,8 +100,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   const usesRewardModel = ['ppo', 'rloo', 'grpo', 'reinforce'].includes(algorithm) && config.rewardModel.enabled;
   // Without a reward model (direct, or rewardModel.enabled false) the judge scores rollouts itself.
   const usesPreferences = usesRewardModel || algorithm === 'dpo';
-  if (usesPreferences) {
+  if (usesPreferences || config.rl.promptBaseline) {
     stages.push(sampleStage({ prompts: trainPrompts, policy: startPolicy }));
+  }
+  if (usesPreferences) {
     stages.push(judgeStage({
       judge: async () => (await trainingJudge()).judge,
       judgeAsksBoth: (loaded.config.judge.backend !== 'embedded'),
@@ -115,8 +118,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
     policy: trainPolicy,
     reference,
     reward: async (): Promise<RewardSource> => {
-      if (usesRewardModel) return rewardModelSource(context, (await startPolicy()).tokenizer);
-      return directReward(await trainingJudge());
+      const reward = usesRewardModel
+        ? await rewardModelSource(context, (await startPolicy()).tokenizer)
+        : directReward(await trainingJudge());
+      if (!config.rl.promptBaseline) return reward;
+      const references = new Map<string, string[]>();
+      for (const row of context.store.samples()) {
+        references.set(row.prompt, [...(references.get(row.prompt) ?? []), row.response]);
+      }
+      return new PromptBaselineReward(reward, references);
     },
   }));
   stages.push(evalStage({
