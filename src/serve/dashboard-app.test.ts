@@ -256,6 +256,24 @@ describe('dashboard API', () => {
       winner: body.label.winner,
       shownLeft: body.label.shownLeft,
     });
+
+    // The decided label, exported as a human preference record.
+    const exported = await (await get('/api/runs/run/labels/preferences.jsonl')).text();
+    expect(
+      exported
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([
+      {
+        prompt: stored[0].prompt,
+        chosen: next.right,
+        rejected: next.left,
+        pChosen: 1,
+        judge: 'human',
+        source: 'human',
+      },
+    ]);
   });
 
   it('rejects a malformed label', async () => {

@@ -18,7 +18,11 @@ import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
 import { projectRoot } from '../util/paths.ts';
 import { makeRng, type Rng } from '../util/rng.ts';
-import type { HumanChoice, HumanLabel } from '../store/human-labels.ts';
+import {
+  humanPreferenceRecords,
+  type HumanChoice,
+  type HumanLabel,
+} from '../store/human-labels.ts';
 import {
   judgedPairs,
   policyPairs,
@@ -257,6 +261,14 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     const { start, final, judgeVerdicts } = stores.policySamples(dir);
     return policyPairs(start, final, judgeVerdicts);
   }
+
+  // Decided human labels as a preference dataset (JSONL), for mixing with AI labels.
+  app.get('/api/runs/:run/labels/preferences.jsonl', (c) => {
+    const dir = runPath(runsDir, c.req.param('run'));
+    const labels = stores.hasStore(dir) ? stores.labels(dir).list() : [];
+    const lines = humanPreferenceRecords(labels).map((record) => JSON.stringify(record) + '\n');
+    return c.body(lines.join(''), 200, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+  });
 
   app.all('/api/*', (c) => c.json({ error: `no API route ${c.req.method} ${c.req.path}` }, 404));
 

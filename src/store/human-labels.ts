@@ -5,6 +5,8 @@
  */
 import type { Database } from 'better-sqlite3';
 
+import type { PreferenceRecord } from '../judge/types.ts';
+
 /** What kind of pair was shown: one the AI judge labelled, or samples of two policies. */
 export type HumanPairKind = 'judged' | 'policy';
 
@@ -132,6 +134,26 @@ export class HumanLabelStore {
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM human_labels').get() as { n: number }).n;
   }
+}
+
+/**
+ * Decided labels as preference records (`source: 'human'`, pChosen 1), ready to mix with AI
+ * labels for reward-model training. Ties carry no preference and are left out.
+ */
+export function humanPreferenceRecords(labels: readonly HumanLabel[]): PreferenceRecord[] {
+  return labels
+    .filter((label) => label.winner !== 'tie')
+    .map((label) => {
+      const aWins = label.winner === 'a';
+      return {
+        prompt: label.prompt,
+        chosen: aWins ? label.responseA : label.responseB,
+        rejected: aWins ? label.responseB : label.responseA,
+        pChosen: 1,
+        judge: label.labeler ? `human:${label.labeler}` : 'human',
+        source: 'human' as const,
+      };
+    });
 }
 
 function fromRow(row: HumanLabelRow): HumanLabel {

@@ -55,7 +55,10 @@ export function RunList() {
               </td>
               <td>{run.lastStage ?? '–'}</td>
               <td>{run.lastStep ?? '–'}</td>
-              <td class="muted">{ago(run.updatedAt)}</td>
+              <td class="muted">
+                {Date.now() - run.updatedAt < 60_000 && <span class="chip live">● live</span>}
+                {ago(run.updatedAt)}
+              </td>
               <td class="summary-cell">
                 {run.summary
                   ? Object.entries(run.summary)
