@@ -53,12 +53,14 @@ const prompt = model.tokenizer.encode('Once upon a time', { bos: true });
 // Generation through the fused kernel. A short warm-up lets the JIT compile the kernel.
 await model.generate([prompt], { maxNewTokens: 32, seed: 0 });
 const ours: Record<number, number> = {};
+const oursPerCpu: Record<number, number> = {};
 for (const batch of [1, 16]) {
   const run = await timed(() => model.generate(new Array(batch).fill(prompt), {
     maxNewTokens: NEW_TOKENS, seed: 1, stopOnEos: false,
   }));
   const count = run.result.reduce((sum, r) => sum + r.tokens.length, 0);
   ours[batch] = count / (run.wallMs / 1000);
+  oursPerCpu[batch] = count / (run.cpuMs / 1000);
   print(`generate batch ${batch}, ${NEW_TOKENS} new tokens`, rate(count, run));
 }
 
@@ -168,9 +170,13 @@ async function compareWithLlamaCpp(batch16TokensPerSecond: number): Promise<void
       return count;
     });
     const cppRate = run.result / (run.wallMs / 1000);
+    const cppPerCpu = run.result / (run.cpuMs / 1000);
     print(`node-llama-cpp 1 thread, batch 1, ${NEW_TOKENS} tokens`, rate(run.result, run));
-    print('ours batch 16 / node-llama-cpp batch 1', `${(batch16TokensPerSecond / cppRate).toFixed(2)}x`);
-    print('ours batch 1 / node-llama-cpp batch 1', `${(ours[1] / cppRate).toFixed(2)}x`);
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    print('ours batch 16 / node-llama-cpp batch 1',
+      `${ratio(batch16TokensPerSecond, cppRate)} wall, ${ratio(oursPerCpu[16], cppPerCpu)} per CPU-second`);
+    print('ours batch 1 / node-llama-cpp batch 1',
+      `${ratio(ours[1], cppRate)} wall, ${ratio(oursPerCpu[1], cppPerCpu)} per CPU-second`);
     await context.dispose();
     await cppModel.dispose();
     await llama.dispose();
