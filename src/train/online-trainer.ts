@@ -3,9 +3,11 @@
  * apart from the algorithms: step numbering, per-step seeded randomness, the last-good-state
  * guard, halting, metrics, progress, checkpoints and resume. An algorithm implements runStep().
  */
+import { renameSync, writeFileSync } from 'node:fs';
+
 import type { CausalLM } from '../model/types.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
-import type { MetricsWriter } from '../util/metrics.ts';
+import { metricsAfter, readMetrics, type MetricsWriter } from '../util/metrics.ts';
 import { startProgress } from '../util/progress.ts';
 import { makeRng, type Rng } from '../util/rng.ts';
 import { TrainingHaltedError, nonFiniteMessage, samplingMismatchWarning } from './guardrails.ts';
@@ -190,6 +192,7 @@ export abstract class OnlineTrainer {
     if (!path) return false;
     const stored = await this.state.load(path);
     this.completed = stored.step;
+    if (this.options.metrics) dropMetricsAfter(this.options.metrics.file, this.stage, stored.step);
     this.consecutiveSkips = Number(stored.consecutiveSkips ?? 0);
     this.importAlgorithmState((stored.algorithm ?? {}) as Record<string, unknown>);
     this.logger.info({ stage: this.stage, step: this.completed, checkpoint: path }, 'resumed');
@@ -208,6 +211,19 @@ export abstract class OnlineTrainer {
   protected abstract exportAlgorithmState(): Record<string, unknown>;
 
   protected abstract importAlgorithmState(state: Record<string, unknown>): void;
+}
+
+/**
+ * Removes this stage's metric lines past `step` (written by a killed run after its last
+ * checkpoint) so the resumed run's lines replace them instead of repeating those steps.
+ */
+function dropMetricsAfter(file: string, stage: string, step: number): void {
+  const records = readMetrics(file);
+  if (!metricsAfter(records, stage, step)) return;
+  const kept = records.filter((r) => r.stage !== stage || r.step <= step);
+  const temporary = `${file}.partial`;
+  writeFileSync(temporary, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  renameSync(temporary, file);
 }
 
 function pickProgressInfo(metrics: Record<string, number>): Record<string, number> {
