@@ -7,6 +7,7 @@
  */
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 
+import { ProviderError } from './errors.ts';
 import type { ChatMessage, CompletionRequest, CompletionResult, TextBackend, TokenLogprob } from './types.ts';
 
 export interface LlamaCppBackendOptions {
@@ -112,6 +113,10 @@ export class LlamaCppBackend implements TextBackend {
     await sequence.clearHistory();
     const render = this.options.renderMessages ?? ((messages) => messages.map((m) => m.content).join('\n\n'));
     const promptTokens = this.encode(model, request.prompt ?? render(request.messages ?? []));
+    if (promptTokens.length >= sequence.contextSize) {
+      throw new ProviderError(`prompt of ${promptTokens.length} tokens does not fit the context of ` +
+        `${sequence.contextSize}`, { retryable: false });
+    }
     const wantTop = (request.topLogprobs ?? 0) > 0;
 
     const generated: Token[] = [];
