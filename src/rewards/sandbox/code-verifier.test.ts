@@ -181,6 +181,11 @@ describe('sandbox containment', () => {
     ],
     ['calls process.exit', `process.exit(0);`, 'exit'],
     [
+      'fills the disk',
+      `require('fs').writeFileSync('big', Buffer.alloc(64 * 1024 * 1024));`,
+      'disk',
+    ],
+    [
       'stubs its assertions',
       `require('node:assert').deepEqual = () => {}; require('node:assert').deepEqual(1, 2);`,
       'assertion',

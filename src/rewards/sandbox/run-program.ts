@@ -3,9 +3,10 @@
  * whether it finished cleanly, and if not, why. The child gets: Node's permission model with
  * file access only to a fresh scratch folder (which also denies child processes, workers and
  * inspector), no native addons, a preload that closes the network and signals, a private network
- * namespace when `unshare -n` works, a heap cap, a resident-memory watchdog, a wall-clock
- * timeout that kills its whole process group, an environment without the host's variables, and
- * bounded captured output.
+ * namespace when `unshare -n` works, a cap on the size of files it writes (prlimit), a heap cap,
+ * a resident-memory watchdog, a wall-clock timeout that kills its whole process group, an
+ * environment without the host's variables, and bounded captured output. Node 20's permission
+ * model does not cover the network, hence the preload and the namespace.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,7 @@ export type SandboxFailureKind =
   | 'memory' // heap limit or resident-memory cap reached; killed
   | 'permission' // touched the file system outside scratch, spawned, used workers/signals
   | 'network' // tried to open a socket, resolve a name or fetch
+  | 'disk' // wrote a file past the size cap
   | 'exit' // called process.exit/abort before the tests finished
   | 'assertion' // a test's assertion failed
   | 'error' // any other uncaught error
@@ -55,6 +57,8 @@ export interface RunProgramOptions {
   maxOutputBytes?: number;
   /** Use a private network namespace when available. Default true. */
   isolateNetwork?: boolean;
+  /** Largest file the program may write in its scratch folder (via prlimit). Default 16 MiB. */
+  maxFileBytes?: number;
   /**
    * Type-check TypeScript before running it and fail on type errors, as MultiPL-E's harness
    * does (tsc must compile the program). Costs about a second per program. Default false.
@@ -62,23 +66,36 @@ export interface RunProgramOptions {
   typeCheck?: boolean;
 }
 
-let unshareProbe: string[] | null | undefined;
+const probes = new Map<string, string[] | null>();
 
-/** The command prefix that gives the child its own empty network namespace, if any works. */
-function networkIsolationPrefix(): string[] | null {
-  if (unshareProbe !== undefined) return unshareProbe;
-  unshareProbe = null;
-  for (const prefix of [
-    ['unshare', '-n'],
-    ['unshare', '-rn'],
-  ]) {
+/** The first of `candidates` that runs `true` successfully on this machine, remembered. */
+function firstWorking(label: string, candidates: string[][]): string[] | null {
+  if (probes.has(label)) return probes.get(label)!;
+  let found: string[] | null = null;
+  for (const prefix of candidates) {
     const probe = spawnSync(prefix[0], [...prefix.slice(1), 'true'], { stdio: 'ignore' });
     if (probe.status === 0) {
-      unshareProbe = prefix;
+      found = prefix;
       break;
     }
   }
-  return unshareProbe;
+  probes.set(label, found);
+  return found;
+}
+
+/** The command prefix that gives the child its own empty network namespace, if any works. */
+function networkIsolationPrefix(): string[] | null {
+  return firstWorking('unshare', [
+    ['unshare', '-n'],
+    ['unshare', '-rn'],
+  ]);
+}
+
+/** A prefix capping the size of any file the child writes (RLIMIT_FSIZE), if prlimit works. */
+function fileSizePrefix(bytes: number): string[] | null {
+  return firstWorking('prlimit', [['prlimit', '--fsize=1048576']])
+    ? ['prlimit', `--fsize=${bytes}`]
+    : null;
 }
 
 /** Runs `code` to completion in the sandbox. Never throws for anything the program does. */
@@ -138,10 +155,16 @@ function runChild(spec: ChildSpec): Promise<SandboxResult> {
     join(spec.scratch, 'preload.cjs'),
     spec.program,
   ];
-  const prefix = spec.isolateNetwork === false ? null : networkIsolationPrefix();
-  const [command, ...args] = prefix
-    ? [...prefix, process.execPath, ...nodeArgs]
-    : [process.execPath, ...nodeArgs];
+  // NOTE: without prlimit a program can fill the disk under the scratch folder until the run
+  // ends (the folder is removed afterwards); without unshare only the preload closes the network.
+  const network = spec.isolateNetwork === false ? null : networkIsolationPrefix();
+  const fileCap = fileSizePrefix(spec.maxFileBytes ?? 16 * 1024 * 1024);
+  const [command, ...args] = [
+    ...(fileCap ?? []),
+    ...(network ?? []),
+    process.execPath,
+    ...nodeArgs,
+  ];
 
   return new Promise((resolve) => {
     // detached: the child leads a new process group, so one kill reaches anything it started.
@@ -220,6 +243,7 @@ function classify(
   if (report?.kind === 'uncaught') {
     const message = `${report.name}: ${report.message}`;
     if (report.sandboxKind === 'network') return { kind: 'network', message };
+    if (report.code === 'EFBIG') return { kind: 'disk', message };
     if (report.code === 'ERR_ACCESS_DENIED' || report.code === 'ERR_SANDBOX_DENIED') {
       return { kind: 'permission', message };
     }
