@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { projectRoot } from '../util/paths.ts';
 import { readPrompts } from './cai.ts';
 import { parseSourceSpec } from './serve.ts';
 
@@ -67,4 +69,42 @@ describe('rlaif cai --prompts', () => {
     writeFileSync(jsonl, '{"prompt": "a"}\n{"text": "b"}\n');
     expect(() => readPrompts(jsonl)).toThrow(`${jsonl}:2, field "prompt"`);
   });
+});
+
+describe('rlaif prefs', () => {
+  it('imports HH-RLHF rows and exports them as TRL conversational rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlaif-prefs-'));
+    const hh = join(dir, 'hh.jsonl');
+    writeFileSync(
+      hh,
+      JSON.stringify({
+        chosen: '\n\nHuman: Hi?\n\nAssistant: Hello, how can I help?',
+        rejected: '\n\nHuman: Hi?\n\nAssistant: Go away.',
+      }) + '\n',
+    );
+    const run = (...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          [join(projectRoot, 'bin', 'rlaif.mjs'), 'prefs', ...args],
+          { timeout: 60_000 },
+          (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
+        ),
+      );
+    const records = join(dir, 'prefs.jsonl');
+    await run('import', '--in', hh, '--format', 'hh', '--out', records);
+    const trl = await run('export', '--in', records, '--format', 'trl-chat', '--no-metadata');
+    expect(JSON.parse(trl)).toEqual({
+      prompt: [{ role: 'user', content: 'Hi?' }],
+      chosen: [{ role: 'assistant', content: 'Hello, how can I help?' }],
+      rejected: [{ role: 'assistant', content: 'Go away.' }],
+    });
+    expect(JSON.parse(readFileSync(records, 'utf8'))).toMatchObject({
+      source: 'human',
+      judge: 'import:hh',
+    });
+    await expect(run('export', '--in', records, '--format', 'csv')).rejects.toThrow(
+      'field "--format": must be one of trl, trl-chat, openai, hh',
+    );
+  }, 90_000);
 });
