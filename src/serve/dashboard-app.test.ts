@@ -168,6 +168,8 @@ describe('dashboard API', () => {
   it('refuses requests for a host other than loopback', async () => {
     expect((await get('/api/runs', { host: 'attacker.example' })).status).toBe(403);
     expect((await get('/api/runs', { host: 'localhost:4780' })).status).toBe(200);
+    expect((await get('/api/runs', { host: '127.0.0.2:4780' })).status).toBe(200);
+    expect((await get('/api/runs', { host: '127.0.0.1.attacker.example' })).status).toBe(403);
   });
 
   it('refuses run names that leave the runs folder and names unknown runs', async () => {
@@ -274,6 +276,14 @@ describe('dashboard API', () => {
         source: 'human',
       },
     ]);
+  });
+
+  it('serves the run report once it exists', async () => {
+    expect((await get('/api/runs/run/report')).status).toBe(404);
+    writeFileSync(join(dir, 'run', 'report.html'), '<!doctype html><h1>report</h1>');
+    const report = await get('/api/runs/run/report');
+    expect(report.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await report.text()).toBe('<!doctype html><h1>report</h1>');
   });
 
   it('rejects a malformed label', async () => {

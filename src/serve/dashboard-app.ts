@@ -102,7 +102,8 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     app.use('*', async (c, next) => {
       const host = c.req.header('host') ?? '';
       const hostname = host.replace(/:\d+$/, '');
-      if (!loopbackHosts.has(hostname)) return c.json({ error: `host ${host} not allowed` }, 403);
+      if (!loopbackHosts.has(hostname) && !/^127\.\d+\.\d+\.\d+$/.test(hostname))
+        return c.json({ error: `host ${host} not allowed` }, 403);
       await next();
     });
   }
@@ -125,6 +126,13 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
       labels: stores.labelCount(dir),
       stages: stores.stages(dir),
     });
+  });
+
+  // The run's self-contained HTML report, as the pipeline wrote it.
+  app.get('/api/runs/:run/report', (c) => {
+    const report = readTextIfPresent(join(runPath(runsDir, c.req.param('run')), 'report.html'));
+    if (report === undefined) return c.json({ error: 'this run has no report.html yet' }, 404);
+    return c.html(report);
   });
 
   app.get('/api/runs/:run/metrics', (c) => {

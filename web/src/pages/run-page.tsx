@@ -59,6 +59,15 @@ export function RunPage({ run, tab, item }: RunPageProps) {
             </span>
           ))}
           {detail && <span class="chip">{detail.preferences} preferences</span>}
+          {detail?.hasReport && (
+            <a
+              class="chip link"
+              href={`/api/runs/${encodeURIComponent(run)}/report`}
+              target="_blank"
+            >
+              report ↗
+            </a>
+          )}
           {detail?.summary &&
             Object.entries(detail.summary)
               .filter(([, v]) => typeof v === 'number')
