@@ -58,15 +58,23 @@ function candidates(run: string) {
 
 async function timeLabels(makeBackend: () => TextBackend, concurrency: number, run: string) {
   const db = new Database(':memory:');
-  const backend = new ManagedBackend({ backend: makeBackend(), cache: new CallCache(db), concurrency, retries: 2 });
+  const backend = new ManagedBackend({
+    backend: makeBackend(),
+    cache: new CallCache(db),
+    concurrency,
+    retries: 2,
+  });
   const judge = new LlmPairwiseJudge({ backend, constitution });
   const pairs = candidates(run);
   const started = performance.now();
   const cpuStart = process.cpuUsage();
-  const summary = await labelPairs({ judge, pairs, store: new JudgmentStore(db), concurrency, progress: false });
+  const store = new JudgmentStore(db);
+  const summary = await labelPairs({ judge, pairs, store, concurrency, progress: false });
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  if (summary.judged !== LABELS) throw new Error(`only ${summary.judged} labels: ${JSON.stringify(summary.failures[0])}`);
+  if (summary.judged !== LABELS) {
+    throw new Error(`only ${summary.judged} labels: ${JSON.stringify(summary.failures[0])}`);
+  }
   db.close();
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
@@ -77,7 +85,10 @@ interface Timing {
 }
 
 function best(timings: Timing[]): Timing {
-  return { wallMs: Math.min(...timings.map((t) => t.wallMs)), cpuMs: Math.min(...timings.map((t) => t.cpuMs)) };
+  return {
+    wallMs: Math.min(...timings.map((t) => t.wallMs)),
+    cpuMs: Math.min(...timings.map((t) => t.cpuMs)),
+  };
 }
 
 /** The same HTTP traffic with nothing around it: 2 calls per label, `concurrency` at a time. */
@@ -87,7 +98,9 @@ async function timeBareHttp(baseUrl: string, concurrency: number) {
   const pair = candidates('bare')[0];
   const messages = pairwiseMessages({ templates: defaultTemplates, principle: constitution.principles[0].text,
     prompt: pair.prompt, a: pair.a, b: pair.b, chainOfThought: false });
-  const body = JSON.stringify({ model: 'bench', messages, max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 5 });
+  const body = JSON.stringify({
+    model: 'bench', messages, max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 5,
+  });
   let next = 0;
   const started = performance.now();
   const cpuStart = process.cpuUsage();
@@ -104,7 +117,8 @@ async function timeBareHttp(baseUrl: string, concurrency: number) {
 }
 
 // The server runs in its own process so its CPU time is not counted here.
-const serverProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./judge-server.ts', import.meta.url))],
+const serverScript = fileURLToPath(new URL('./judge-server.ts', import.meta.url));
+const serverProcess = spawn(process.execPath, ['--import', 'tsx', serverScript],
   { stdio: ['ignore', 'pipe', 'inherit'] });
 const [firstLine] = (await once(serverProcess.stdout!, 'data')) as [Buffer];
 const baseUrl = firstLine.toString().trim();
@@ -117,9 +131,12 @@ const inProcess = () => new FunctionBackend({ id: 'instant', supportsLogprobs: t
 await timeLabels(http, 8, 'warm');
 await timeBareHttp(baseUrl, 8);
 
-console.log(`judge orchestration: ${LABELS} labels per setting, 2 calls per label (both orders), best of ${REPEATS}`);
-console.log('                full stack (HTTP)          | bare HTTP, same calls | overhead (full - bare) | no HTTP at all');
-console.log('concurrency  labels/s  ms/label  cpu ms/label |   ms/label  cpu ms |  ms/label  cpu ms |  labels/s  cpu ms/label');
+console.log(`judge orchestration: ${LABELS} labels per setting, 2 calls per label (both orders), `
+  + `best of ${REPEATS}`);
+console.log('                full stack (HTTP)          | bare HTTP, same calls '
+  + '| overhead (full - bare) | no HTTP at all');
+console.log('concurrency  labels/s  ms/label  cpu ms/label |   ms/label  cpu ms '
+  + '|  ms/label  cpu ms |  labels/s  cpu ms/label');
 let firstRate = 0;
 for (const concurrency of CONCURRENCY) {
   const runs = { full: [] as Timing[], bare: [] as Timing[], local: [] as Timing[] };
@@ -145,7 +162,10 @@ for (const concurrency of CONCURRENCY) {
     (LABELS / (local.wallMs / 1000)).toFixed(0).padStart(16),
     (local.cpuMs / LABELS).toFixed(3).padStart(13),
   ].join(' '));
-  if (concurrency !== 1) console.log(`${''.padStart(11)} throughput ${(rate / firstRate).toFixed(2)}x concurrency 1`);
+  if (concurrency !== 1) {
+    console.log(`${''.padStart(11)} throughput ${(rate / firstRate).toFixed(2)}x concurrency 1`);
+  }
 }
 serverProcess.kill();
-console.log(`load average during the run: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`);
+const load = (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ');
+console.log(`load average during the run: ${load} (2 cores)`);

@@ -70,10 +70,14 @@ const auditFlags = judgeFlags.extend({
 
 function addJudgeOptions(command: Command): Command {
   return command
-    .option('--backend <spec>', 'embedded | openai:MODEL | anthropic:MODEL | gguf:PATH | local:PATH', 'embedded')
-    .option('--constitution <file|name>', 'YAML/JSON file, or children-stories | cai-preference | cai-critique')
-    .option('--checks <list>', 'embedded judge: checks for principles without one, e.g. vader_compound=1,no_repetition=0.5')
-    .option('--base-url <url>', 'API root of an OpenAI-compatible server (default: env RLAIF_JUDGE_BASE_URL / OPENAI_BASE_URL)')
+    .option('--backend <spec>',
+      'embedded | openai:MODEL | anthropic:MODEL | gguf:PATH | local:PATH', 'embedded')
+    .option('--constitution <file|name>',
+      'YAML/JSON file, or children-stories | cai-preference | cai-critique')
+    .option('--checks <list>',
+      'embedded judge: checks for principles without one, e.g. vader_compound=1,no_repetition=0.5')
+    .option('--base-url <url>',
+      'API root of an OpenAI-compatible server (default: env RLAIF_JUDGE_BASE_URL / OPENAI_BASE_URL)')
     .option('--timeout-ms <ms>', 'time limit per model call', '60000')
     .option('--concurrency <n>', 'comparisons and calls in flight', '8')
     .option('--rpm <n>', 'requests per minute at most')
@@ -88,8 +92,10 @@ function addJudgeOptions(command: Command): Command {
     .option('--temperature <t>', 'embedded judge: softness of its preferences', '1')
     .option('--seed <n>', 'seed of principle sampling and subsampling', '0')
     .option('--few-shot <file>', 'worked examples before each question (CAI few-shot JSON format)')
-    .option('--length-slope <b>', 'length-controlled verdicts: subtract b * log(len A / len B) from logit P(A) (b from an audit)')
-    .option('--data <dir>', 'data folder with the CAI lists and gold sets (default: RLAIF_DATA or ../shared/data)')
+    .option('--length-slope <b>',
+      'length-controlled verdicts: subtract b * log(len A / len B) from logit P(A) (b from an audit)')
+    .option('--data <dir>',
+      'data folder with the CAI lists and gold sets (default: RLAIF_DATA or ../shared/data)')
     .option('--quiet', 'no progress bars');
 }
 
@@ -146,7 +152,8 @@ async function runLabel(flags: z.infer<typeof labelFlags>): Promise<void> {
       `judged ${summary.judged}, reused ${summary.reused}, failed ${summary.failures.length}; ` +
       `wrote ${summary.records.length} preferences to ${flags.out}` +
       (totals ? `; calls ${totals.calls} (+${totals.cachedCalls} cached), ` +
-        `tokens ${totals.promptTokens}+${totals.completionTokens}, $${totals.costUsd.toFixed(4)}` : '') + '\n',
+        `tokens ${totals.promptTokens}+${totals.completionTokens}, ` +
+        `$${totals.costUsd.toFixed(4)}` : '') + '\n',
     );
     // Exit code 2: finished, but some items have no verdict (a rerun tries them again).
     if (summary.failures.length > 0) process.exitCode = 2;
@@ -161,7 +168,8 @@ async function runAudit(flags: z.infer<typeof auditFlags>): Promise<void> {
   const subsets = flags.sets.split(',').map((s) => s.trim()).filter(Boolean);
   for (const subset of subsets) {
     if (!(goldSubsets as readonly string[]).includes(subset)) {
-      throw new InputError(`unknown subset "${subset}"; known: ${goldSubsets.join(', ')}`, { field: '--sets' });
+      throw new InputError(`unknown subset "${subset}"; known: ${goldSubsets.join(', ')}`,
+        { field: '--sets' });
     }
   }
   const dataDir = flags.data ?? sharedDataDir();
@@ -188,8 +196,11 @@ async function runAudit(flags: z.infer<typeof auditFlags>): Promise<void> {
   }
 }
 
-function settingsFrom(flags: z.infer<typeof judgeFlags>, db: JudgeSettings['db'], logger: JudgeSettings['logger']):
-  JudgeSettings {
+function settingsFrom(
+  flags: z.infer<typeof judgeFlags>,
+  db: JudgeSettings['db'],
+  logger: JudgeSettings['logger'],
+): JudgeSettings {
   return {
     backend: flags.backend,
     constitution: resolveConstitution(flags.constitution, { dataDir: flags.data }),

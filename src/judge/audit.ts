@@ -95,7 +95,8 @@ export async function auditJudge(options: AuditOptions): Promise<AuditReport> {
   return {
     judge: judge.id,
     seed,
-    subsets: subsets.map((subset) => summarise(subset, items, outcomes, { seed, resamples: options.resamples ?? 1000 })),
+    subsets: subsets.map((subset) =>
+      summarise(subset, items, outcomes, { seed, resamples: options.resamples ?? 1000 })),
     failureKinds,
   };
 }
@@ -152,10 +153,11 @@ function summarise(
   const x = decisions.map((d) => Math.log((d.firstLength + 1) / (d.secondLength + 1)));
   const y = decisions.map((d) => d.pFirst);
   const logits = y.map(logit);
+  const { resamples } = options;
   const correlation = bootstrap(decisions.length,
-    (idx) => pearson(pick(x, idx), pick(y, idx)), { seed: `${bootSeed}/r`, resamples: options.resamples });
+    (idx) => pearson(pick(x, idx), pick(y, idx)), { seed: `${bootSeed}/r`, resamples });
   const lengthSlope = bootstrap(decisions.length,
-    (idx) => slope(pick(x, idx), pick(logits, idx)), { seed: `${bootSeed}/slope`, resamples: options.resamples });
+    (idx) => slope(pick(x, idx), pick(logits, idx)), { seed: `${bootSeed}/slope`, resamples });
 
   return {
     subset,

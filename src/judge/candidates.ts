@@ -74,7 +74,9 @@ export function parseCandidates(text: string, options: { file?: string; pairing?
         b: parsed.data.b,
       }];
     for (const pair of found) {
-      if (seen.has(pair.key)) throw new InputError(`duplicate item "${pair.key}"`, { file, line, field: 'id' });
+      if (seen.has(pair.key)) {
+        throw new InputError(`duplicate item "${pair.key}"`, { file, line, field: 'id' });
+      }
       seen.add(pair.key);
       pairs.push(pair);
     }

@@ -112,9 +112,10 @@ export class EmbeddedJudge implements PairwiseJudge {
   /** The judge's score of one response (mean of its signals in scale units), for pointwise use. */
   async score(prompt: string, response: string, principle?: Principle): Promise<number> {
     const signals = this.signalsFor(principle);
-    const values = await Promise.all(
-      signals.map(async (s) => ({ weight: s.weight, value: (await s.check.score(prompt, response)) / s.check.scale })),
-    );
+    const values = await Promise.all(signals.map(async (s) => ({
+      weight: s.weight,
+      value: (await s.check.score(prompt, response)) / s.check.scale,
+    })));
     return weightedMean(values);
   }
 

@@ -33,8 +33,10 @@ const llmbarItem = z.object({
 const hhhLine = z.object({ text_correct: z.string(), text_incorrect: z.string() });
 
 /** Loads one subset from the data folder; `limit` keeps a seeded random sample of that size. */
-export function loadGoldSubset(subset: GoldSubset, options: { dataDir: string; limit?: number; seed?: number }):
-  GoldItem[] {
+export function loadGoldSubset(
+  subset: GoldSubset,
+  options: { dataDir: string; limit?: number; seed?: number },
+): GoldItem[] {
   const items = readSubset(subset, options.dataDir);
   if (options.limit === undefined || options.limit >= items.length) return items;
   return makeRng(`${options.seed ?? 0}/gold/${subset}`).shuffle(items).slice(0, options.limit);
@@ -85,7 +87,8 @@ export function fromTranscripts(subset: string, index: number, better: string, w
   };
   const b = split(better);
   const w = split(worse);
-  return { subset, key: `${subset}/${index}`, prompt: b.prompt.trim(), better: b.response, worse: w.response };
+  const key = `${subset}/${index}`;
+  return { subset, key, prompt: b.prompt.trim(), better: b.response, worse: w.response };
 }
 
 function readRequired(file: string): Buffer {

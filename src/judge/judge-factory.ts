@@ -21,7 +21,11 @@ import { InputError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { sharedDataDir } from '../util/paths.ts';
 import { checkNames } from './checks.ts';
-import { loadCaiCritiqueConstitution, loadCaiPreferenceConstitution, loadConstitution } from './constitution.ts';
+import {
+  loadCaiCritiqueConstitution,
+  loadCaiPreferenceConstitution,
+  loadConstitution,
+} from './constitution.ts';
 import { childrenStoriesConstitution } from './default-judges.ts';
 import { EmbeddedJudge } from './embedded.ts';
 import { LengthCorrectedJudge } from './length-correction.ts';
@@ -135,18 +139,23 @@ const fewShotSchema = z.array(z.object({
 }));
 
 /** A raw backend from its spec (no cache, limits or retries). */
-export async function createTextBackend(spec: string, settings: Pick<JudgeSettings, 'baseUrl' | 'timeoutMs'> = {}):
-  Promise<TextBackend> {
+export async function createTextBackend(
+  spec: string,
+  settings: Pick<JudgeSettings, 'baseUrl' | 'timeoutMs'> = {},
+): Promise<TextBackend> {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const target = colon < 0 ? '' : spec.slice(colon + 1);
-  if (!target) throw new InputError(`backend "${spec}" needs a model or path after "${kind}:"`, { field: 'backend' });
+  if (!target) {
+    throw new InputError(`backend "${spec}" needs a model or path after "${kind}:"`, { field: 'backend' });
+  }
 
+  const http = { baseUrl: settings.baseUrl, timeoutMs: settings.timeoutMs };
   switch (kind) {
     case 'openai':
-      return new OpenAIBackend({ model: target, baseUrl: settings.baseUrl, timeoutMs: settings.timeoutMs });
+      return new OpenAIBackend({ model: target, ...http });
     case 'anthropic':
-      return new AnthropicBackend({ model: target, baseUrl: settings.baseUrl, timeoutMs: settings.timeoutMs });
+      return new AnthropicBackend({ model: target, ...http });
     case 'gguf': {
       const { LlamaCppBackend } = await import('../providers/llama-cpp.ts');
       return new LlamaCppBackend({ modelPath: target });
@@ -172,11 +181,14 @@ export async function createTextBackend(spec: string, settings: Pick<JudgeSettin
  * "cai-critique" (the paper's lists in the data folder), or a YAML/JSON file. A JSON file
  * holding the paper's own formats is recognised by its shape.
  */
-export function resolveConstitution(spec: string | undefined, options: { dataDir?: string } = {}): Constitution {
-  const dataDir = options.dataDir ?? sharedDataDir();
+export function resolveConstitution(spec: string | undefined, options: { dataDir?: string } = {}):
+  Constitution {
+  const cai = join(options.dataDir ?? sharedDataDir(), 'cai');
   if (!spec || spec === 'children-stories') return childrenStoriesConstitution();
-  if (spec === 'cai-preference') return loadCaiPreferenceConstitution(join(dataDir, 'cai/RLMadisonInstructions.json'));
-  if (spec === 'cai-critique') return loadCaiCritiqueConstitution(join(dataDir, 'cai/CritiqueRevisionInstructions.json'));
+  if (spec === 'cai-preference') return loadCaiPreferenceConstitution(join(cai, 'RLMadisonInstructions.json'));
+  if (spec === 'cai-critique') {
+    return loadCaiCritiqueConstitution(join(cai, 'CritiqueRevisionInstructions.json'));
+  }
 
   if (spec.endsWith('.json')) {
     let raw: unknown;

@@ -32,6 +32,8 @@ export class LengthCorrectedJudge implements PairwiseJudge {
     const choice = Math.abs(pA - 0.5) <= margin ? 'tie' : pA > 0.5 ? 'A' : 'B';
     // Per-order values are already on A's side, so the same ratio applies to both.
     const perOrder = verdict.perOrder?.map(correct);
-    return { ...verdict, pA, perOrder, choice: verdict.choice === 'tie' && verdict.consistent === false ? 'tie' : choice };
+    // An inconsistent pair stays a tie under the inconsistent-is-tie policy.
+    const keepTie = verdict.choice === 'tie' && verdict.consistent === false;
+    return { ...verdict, pA, perOrder, choice: keepTie ? 'tie' : choice };
   }
 }

@@ -48,7 +48,8 @@ export class LlmPointwiseJudge {
     this.templates = { ...defaultTemplates, ...options.constitution.templates };
   }
 
-  async score(input: { prompt: string; response: string }, options: ItemOptions = {}): Promise<PointwiseResult> {
+  async score(input: { prompt: string; response: string }, options: ItemOptions = {}):
+    Promise<PointwiseResult> {
     const principles = principlesToUse({
       ...this.options,
       key: options.key ?? `${input.prompt}\u0000${input.response}`,
@@ -119,12 +120,20 @@ export class LlmListwiseJudge {
     this.templates = { ...defaultTemplates, ...options.constitution.templates };
   }
 
-  async rank(input: { prompt: string; responses: string[] }, options: ItemOptions = {}): Promise<ListwiseResult> {
+  async rank(input: { prompt: string; responses: string[] }, options: ItemOptions = {}):
+    Promise<ListwiseResult> {
     const key = options.key ?? [input.prompt, ...input.responses].join('\u0000');
-    const [principle] = principlesToUse({ ...this.options, mode: 'sample', key, explicit: options.principle });
+    const [principle] = principlesToUse({
+      ...this.options,
+      mode: 'sample',
+      key,
+      explicit: options.principle,
+    });
     const indices = input.responses.map((_, i) => i);
     // shown[j] = which candidate is shown at position j.
-    const shown = this.options.shuffle === false ? indices : makeRng(`${this.options.seed ?? 0}/order/${key}`).shuffle(indices);
+    const shown = this.options.shuffle === false
+      ? indices
+      : makeRng(`${this.options.seed ?? 0}/order/${key}`).shuffle(indices);
     const chainOfThought = this.options.chainOfThought ?? false;
 
     const request: CompletionRequest = {

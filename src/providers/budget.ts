@@ -86,7 +86,11 @@ export class Budget {
   }
 
   /** Releases a reservation and books what the call really used. */
-  settle(reservedUsd: number, usage: { promptTokens: number; completionTokens: number }, costUsd: number): void {
+  settle(
+    reservedUsd: number,
+    usage: { promptTokens: number; completionTokens: number },
+    costUsd: number,
+  ): void {
     this.reservedUsd = Math.max(0, this.reservedUsd - reservedUsd);
     this.totals.calls++;
     this.totals.promptTokens += usage.promptTokens;

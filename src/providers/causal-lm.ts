@@ -63,7 +63,8 @@ export class CausalLMBackend implements TextBackend {
       const input = tf.tensor2d([ids], [1, ids.length], 'int32'); // [1, seqLen]
       const { logits } = this.model.forward(input);
       // Rows that predict the reply: positions promptLen-1 .. seqLen-2. [replyLen, vocab]
-      const rows = tf.squeeze(tf.slice(logits, [0, promptIds.length - 1, 0], [1, reply.length, -1]), [0]) as tf.Tensor2D;
+      const window = tf.slice(logits, [0, promptIds.length - 1, 0], [1, reply.length, -1]);
+      const rows = tf.squeeze(window, [0]) as tf.Tensor2D;
       const logProbs = tf.logSoftmax(rows);
       const top = tf.topk(logProbs, Math.min(topN, this.model.config.vocabSize));
       const picked = tf.gather(tf.reshape(logProbs, [-1]),

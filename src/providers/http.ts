@@ -78,8 +78,9 @@ export async function postJson<T>(options: PostJsonOptions<T>): Promise<T> {
   const parsed = options.schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    const where = issue.path.join('.');
     throw new MalformedReplyError(
-      `${redact(options.url)} answered with an unexpected shape at "${issue.path.join('.')}": ${issue.message}`,
+      `${redact(options.url)} answered with an unexpected shape at "${where}": ${issue.message}`,
       text,
     );
   }

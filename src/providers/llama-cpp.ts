@@ -153,9 +153,8 @@ export class LlamaCppBackend implements TextBackend {
         finishReason = 'stop';
         break;
       }
-      if (generated.length >= request.maxTokens || promptTokens.length + generated.length >= sequence.contextSize) {
-        break;
-      }
+      const contextFull = promptTokens.length + generated.length >= sequence.contextSize;
+      if (generated.length >= request.maxTokens || contextFull) break;
     }
 
     return {
