@@ -6,6 +6,8 @@
  *    Every backward pass of a dense layer hits this.
  *  - UnsortedSegmentSum: missing on wasm, so `tf.gather` (token embeddings) could not
  *    back-propagate.
+ * and replaces Identity, which copied every tensor the gradient tape saves (a quarter of a
+ * training step) where sharing the immutable data, as the cpu backend does, suffices.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -52,6 +54,7 @@ async function setUp(): Promise<void> {
 /** Registers the engine's kernels on `backendName` (exported so tests can compare backends). */
 export function registerEngineKernels(backendName: string): void {
   registerTransposingMatMul(backendName);
+  registerSharingIdentity(backendName);
   if (!tf.getKernel('UnsortedSegmentSum', backendName)) {
     tf.registerKernel({
       kernelName: 'UnsortedSegmentSum',
@@ -59,6 +62,23 @@ export function registerEngineKernels(backendName: string): void {
       kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
     });
   }
+}
+
+const sharedIdentity = new Set<string>();
+
+function registerSharingIdentity(backendName: string): void {
+  if (backendName !== 'wasm' || sharedIdentity.has(backendName)) return;
+  sharedIdentity.add(backendName);
+  const kernelFunc: KernelFunction = ({ inputs, backend }) => {
+    const x = inputs.x;
+    if (x.dtype === 'string') throw new Error('Identity of string tensors is not supported here');
+    // Tensor data is never written in place, so the clone can share it by reference count.
+    (backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  tf.unregisterKernel('Identity', backendName);
+  tf.registerKernel({ kernelName: 'Identity', backendName,
+    kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 }
 
 const wrappedMatMul = new Set<string>();
