@@ -49,3 +49,18 @@ function nodeLine(doc: Document, lines: LineCounter, path: (string | number)[]):
   }
   return isNode(doc.contents) && doc.contents.range ? lines.linePos(doc.contents.range[0]).line : undefined;
 }
+
+/**
+ * Validates settings passed through the API (already parsed, no file): the first fault becomes
+ * an InputError naming the field under `label`, e.g. `ppo.kl.coef`.
+ */
+export function validateSettings<S extends z.ZodType>(schema: S, value: unknown, label: string): z.infer<S> {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    throw new InputError(`unknown key "${issue.keys[0]}"`, { field: [label, ...path, issue.keys[0]].join('.') });
+  }
+  throw new InputError(issue.message, { field: [label, ...path].join('.') });
+}

@@ -22,6 +22,7 @@ import {
   type OnlineDpoConfigInput,
   onlineDpoConfigSchema,
 } from './dpo-config.ts';
+import { validateSettings } from './config-file.ts';
 import { stepGuards } from './guardrails.ts';
 import { dpoLoss } from './losses.ts';
 import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
@@ -119,13 +120,15 @@ export class DpoTrainer extends OnlineTrainer {
   private refCache?: { chosen: number[]; rejected: number[] };
 
   static async create(options: DpoTrainerOptions): Promise<DpoTrainer> {
+    // Validated before construction, which already clones the reference model.
+    const config = validateSettings(dpoConfigSchema, options.config, 'dpo');
     await ensureBackend();
-    return new DpoTrainer(options);
+    return new DpoTrainer({ ...options, config });
   }
 
   constructor(options: DpoTrainerOptions) {
     super({ ...options, prompts: [] });
-    this.config = dpoConfigSchema.parse(options.config);
+    this.config = validateSettings(dpoConfigSchema, options.config, 'dpo');
     const pairs = options.records.map((r) => this.tokenize(r));
     const order = makeRng(this.config.seed).fork('split').shuffle([...pairs.keys()]);
     const held = Math.round(pairs.length * this.config.validationFraction);
@@ -215,13 +218,15 @@ export class OnlineDpoTrainer extends OnlineTrainer {
   private readonly judge: PairwiseJudge | RewardSource;
 
   static async create(options: OnlineDpoTrainerOptions): Promise<OnlineDpoTrainer> {
+    // Validated before construction, which already clones the reference model.
+    const config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
     await ensureBackend();
-    return new OnlineDpoTrainer(options);
+    return new OnlineDpoTrainer({ ...options, config });
   }
 
   constructor(options: OnlineDpoTrainerOptions) {
     super(options);
-    this.config = onlineDpoConfigSchema.parse(options.config);
+    this.config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
     this.judge = options.judge;
     this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer);
   }

@@ -11,7 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../model/backend.ts';
 import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
+import { InputError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
+import { validateSettings } from './config-file.ts';
 import { stepGuards } from './guardrails.ts';
 import {
   clippedPolicyLoss,
@@ -64,16 +66,20 @@ export class PolicyGradientTrainer extends OnlineTrainer {
   private baseline?: number;
 
   static async create(options: PolicyGradientTrainerOptions): Promise<PolicyGradientTrainer> {
+    // Validated before construction, which already clones the reference model.
+    const config = validateSettings(policyGradientConfigSchema, options.config, 'rl');
     await ensureBackend();
-    return new PolicyGradientTrainer(options);
+    return new PolicyGradientTrainer({ ...options, config });
   }
 
   constructor(options: PolicyGradientTrainerOptions) {
     super(options);
-    this.config = policyGradientConfigSchema.parse(options.config);
+    this.config = validateSettings(policyGradientConfigSchema, options.config, 'rl');
     const { algo, samplesPerPrompt } = this.config;
     if (algo !== 'reinforce' && samplesPerPrompt < 2) {
-      throw new RangeError(`${algo} needs samplesPerPrompt >= 2 (got ${samplesPerPrompt}): its baseline comes from the other samples`);
+      throw new InputError(`${algo} needs samplesPerPrompt >= 2 (got ${samplesPerPrompt}): its baseline comes from the other samples`, {
+        field: 'rl.samplesPerPrompt',
+      });
     }
     this.stage = algo;
     this.reward = options.reward;

@@ -179,6 +179,30 @@ describe('PPO guardrails', () => {
     policy.dispose();
   });
 
+  it('leaves out responses whose reward failed and says so', async () => {
+    const policy = new ToyCausalLM({ seed: 1 });
+    const flaky: RewardSource = {
+      id: 'flaky',
+      score: async (items) => items.map((item, i) => (i % 4 === 0 ? { ok: false, reason: 'judge timed out' } : { ok: true, reward: item.response.length })),
+    };
+    const trainer = await PpoTrainer.create({ policy, reward: flaky, prompts: toyPrompts(), config: toyConfig });
+    const result = await trainer.trainStep();
+    expect(result.metrics['reward/failures']).toBe(4);
+    expect(result.warnings.join(' ')).toMatch(/4 responses had no reward \(first: judge timed out\)/);
+    expect(Number.isFinite(result.metrics['loss/total'])).toBe(true);
+    expect(result.skipped).toBe(false);
+    trainer.dispose();
+    policy.dispose();
+  });
+
+  it('names the offending setting of a bad config', async () => {
+    const policy = new ToyCausalLM({ seed: 1 });
+    const make = (config: object) => PpoTrainer.create({ policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config });
+    await expect(make({ kl: { coef: -1 } })).rejects.toThrow(/field "ppo\.kl\.coef"/);
+    await expect(make({ clip_range: 0.2 })).rejects.toThrow(/field "ppo\.clip_range": unknown key/);
+    policy.dispose();
+  });
+
   it('stops the epochs early once approx KL passes the limit', async () => {
     const policy = new ToyCausalLM({ seed: 1 });
     const trainer = await PpoTrainer.create({

@@ -23,6 +23,7 @@ import { ValueHead } from '../model/heads.ts';
 import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
+import { validateSettings } from './config-file.ts';
 import { stepGuards } from './guardrails.ts';
 import { emptyMoments, type KlControllerState, type RunningMoments, updateKlCoef, updateMoments } from './kl-control.ts';
 import {
@@ -81,13 +82,15 @@ export class PpoTrainer extends OnlineTrainer {
 
   /** Validates the config, makes the wasm backend current, builds the trainer. */
   static async create(options: PpoTrainerOptions): Promise<PpoTrainer> {
+    // Validated before construction, which already clones the reference model.
+    const config = validateSettings(ppoConfigSchema, options.config, 'ppo');
     await ensureBackend();
-    return new PpoTrainer(options);
+    return new PpoTrainer({ ...options, config });
   }
 
   constructor(options: PpoTrainerOptions) {
     super(options);
-    this.config = ppoConfigSchema.parse(options.config);
+    this.config = validateSettings(ppoConfigSchema, options.config, 'ppo');
     this.reward = options.reward;
     this.valueHead = options.valueHead ?? new ValueHead({ dim: options.policy.config.dim, seed: this.config.seed });
     this.state = new TrainingState(

@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../util/log.ts';
 import type { MetricsWriter } from '../util/metrics.ts';
 import { startProgress } from '../util/progress.ts';
 import { makeRng } from '../util/rng.ts';
+import { validateSettings } from './config-file.ts';
 import { bradleyTerryLoss } from './losses.ts';
 import { type RewardModelConfig, type RewardModelConfigInput, rewardModelConfigSchema } from './reward-model-config.ts';
 import type { RewardModel } from './reward-model.ts';
@@ -69,7 +70,7 @@ export function expectedCalibrationError(predicted: number[], labels: number[], 
 }
 
 export async function trainRewardModel(options: TrainRewardModelOptions): Promise<RewardModelReport> {
-  const cfg = rewardModelConfigSchema.parse(options.config);
+  const cfg = validateSettings(rewardModelConfigSchema, options.config, 'rewardModel');
   const { model, records } = options;
   const logger = options.logger ?? silentLogger;
   if (records.length < 2) throw new RangeError(`reward-model training needs at least 2 preference records, got ${records.length}`);
