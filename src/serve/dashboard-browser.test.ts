@@ -219,6 +219,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(labels.agreement.interval.low).toBeLessThan(agree / 4);
 
     // Pairs of the final and the start policy: two labels give a blind win rate.
+    await page.fill('.compare-bar input', 'ana');
+    await page.locator('.compare-bar input').press('Enter');
     await page.selectOption('.compare-bar select', 'policy');
     await expect.poll(() => page.locator('.compare-bar').textContent()).toContain('8 of 8');
     for (const key of ['ArrowLeft', 'ArrowRight']) {
@@ -231,6 +233,15 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const winRate = page.locator('[data-stat="win-rate"]');
     await winRate.waitFor();
     expect(await winRate.textContent()).toContain('final over start');
+    const reopened = new Database(join(runsDir, 'finished', 'store.sqlite'), { readonly: true });
+    const policyLabels = reopened
+      .prepare("SELECT labeler, source_a FROM human_labels WHERE kind = 'policy'")
+      .all();
+    reopened.close();
+    expect(policyLabels).toEqual([
+      { labeler: 'ana', source_a: 'final' },
+      { labeler: 'ana', source_a: 'final' },
+    ]);
     await page.screenshot({ path: join(shots, '7b-compare-policy.png'), fullPage: true });
   });
 

@@ -115,11 +115,16 @@ export const api = {
   audits: (name: string) => request<{ audits: AuditFile[] }>(`${run(name)}/audits`),
   nextPair: (name: string, kind: string) =>
     request<NextPair>(`${run(name)}/compare/next?kind=${kind}`),
-  label: (name: string, presentationId: string, choice: 'left' | 'right' | 'tie') =>
+  label: (
+    name: string,
+    presentationId: string,
+    choice: 'left' | 'right' | 'tie',
+    labeler: string,
+  ) =>
     request<LabelSummary>(`${run(name)}/labels`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ presentationId, choice }),
+      body: JSON.stringify({ presentationId, choice, ...(labeler ? { labeler } : {}) }),
     }),
   labels: (name: string) => request<LabelSummary>(`${run(name)}/labels`),
 };

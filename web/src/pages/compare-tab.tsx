@@ -26,6 +26,8 @@ export function CompareTab({ run }: { run: string }) {
   const [flash, setFlash] = useState<Choice | null>(null);
   const [error, setError] = useState<string | null>(null);
   const busy = useRef(false);
+  // Who is labelling, remembered in this browser; optional.
+  const [labeler, setLabeler] = useState(() => localStorage.getItem('rlaif.labeler') ?? '');
 
   const loadNext = useCallback(() => {
     api.nextPair(run, kind).then(setPair, (e: Error) => setError(e.message));
@@ -42,7 +44,7 @@ export function CompareTab({ run }: { run: string }) {
       busy.current = true;
       setFlash(choice);
       try {
-        setSummary(await api.label(run, pair.presentationId, choice));
+        setSummary(await api.label(run, pair.presentationId, choice, labeler.trim()));
         setError(null);
       } catch (e) {
         setError((e as Error).message);
@@ -51,7 +53,7 @@ export function CompareTab({ run }: { run: string }) {
       setFlash(null);
       loadNext();
     },
-    [run, pair, loadNext],
+    [run, pair, loadNext, labeler],
   );
 
   useEffect(() => {
@@ -84,6 +86,21 @@ export function CompareTab({ run }: { run: string }) {
             <option value="judged">labelled by the AI judge</option>
             <option value="policy">final vs start policy</option>
           </select>
+        </label>
+        <label class="labeler">
+          Your name (optional)
+          <input
+            type="text"
+            value={labeler}
+            maxLength={100}
+            placeholder="anonymous"
+            onInput={(e) => {
+              const value = (e.target as HTMLInputElement).value;
+              setLabeler(value);
+              localStorage.setItem('rlaif.labeler', value);
+            }}
+            onKeyDown={(e) => e.key === 'Enter' && (e.target as HTMLInputElement).blur()}
+          />
         </label>
         {pair && (
           <span class="muted small">
