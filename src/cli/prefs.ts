@@ -15,7 +15,8 @@ import {
   writePreferences,
   type ImportFormat,
 } from '../interop/preference-files.ts';
-import { createDefaultJudge, createEvaluatorJudge } from '../judge/default-judges.ts';
+import { createEvaluatorJudge } from '../judge/default-judges.ts';
+import { createJudge, resolveConstitution } from '../judge/judge-factory.ts';
 import { InputError } from '../util/errors.ts';
 import { startProgress } from '../util/progress.ts';
 
@@ -117,34 +118,54 @@ export function register(program: Command): void {
     .description("how often a judge picks the human's choice, with a 95% Wilson interval")
     .requiredOption('--in <file>', 'human preferences')
     .option('--format <format>', importFormats.join(' | '), 'hh')
-    .option('--judge <name>', 'embedded judge: default | evaluator', 'evaluator')
+    .option(
+      '--judge <spec>',
+      'evaluator (held-out embedded judge) | embedded | openai:MODEL | anthropic:MODEL | gguf:PATH',
+      'evaluator',
+    )
+    .option('--constitution <spec>', 'for --judge other than evaluator: a file or built-in name')
+    .option('--base-url <url>', 'OpenAI-compatible API root for openai:MODEL')
+    .option('--concurrency <n>', 'judge calls in flight', '4')
     .option('--limit <n>', 'first n pairs only')
-    .option('--seed <n>', 'seed of the order randomisation', '0')
+    .option('--seed <n>', 'seed of the order randomisation and principle sampling', '0')
     .action(
       async (options: {
         in: string;
         format: string;
         judge: string;
+        constitution?: string;
+        baseUrl?: string;
+        concurrency: string;
         limit?: string;
         seed: string;
       }) => {
         const format = parseChoice<ImportFormat>(options.format, importFormats, '--format');
-        const name = parseChoice(options.judge, ['default', 'evaluator'] as const, '--judge');
-        const judge =
-          name === 'default'
-            ? createDefaultJudge({ seed: Number(options.seed) })
-            : createEvaluatorJudge();
-        let { records } = readPreferences(options.in, format, { source: 'human' });
-        if (options.limit) records = records.slice(0, Number(options.limit));
-        const progress = startProgress({ label: 'agreement', total: records.length });
-        const result = await judgeAgreement({
-          judge,
-          records,
-          seed: Number(options.seed),
-          onProgress: () => progress.tick(),
-        });
-        progress.stop();
-        process.stdout.write(JSON.stringify({ judge: judge.id, ...result }) + '\n');
+        const seed = Number(options.seed);
+        const built =
+          options.judge === 'evaluator'
+            ? { judge: createEvaluatorJudge(), close: async () => {} }
+            : await createJudge({
+                backend: options.judge,
+                constitution: resolveConstitution(options.constitution),
+                baseUrl: options.baseUrl,
+                seed,
+              });
+        try {
+          let { records } = readPreferences(options.in, format, { source: 'human' });
+          if (options.limit) records = records.slice(0, Number(options.limit));
+          const progress = startProgress({ label: 'agreement', total: records.length });
+          const result = await judgeAgreement({
+            judge: built.judge,
+            records,
+            seed,
+            concurrency: parseWeight(options.concurrency, '--concurrency') || 1,
+            onProgress: () => progress.tick(),
+          });
+          progress.stop();
+          process.stdout.write(JSON.stringify({ judge: built.judge.id, ...result }) + '\n');
+        } finally {
+          await built.close();
+        }
       },
     );
 
