@@ -9,9 +9,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { LlamaModel } from '../model/llama.ts';
+import { loadModel } from '../model/load.ts';
 import { loadLlama2cTokenizer } from '../model/tokenizer-spm.ts';
-import type { LlamaConfig, LlamaWeights, Tokenizer } from '../model/types.ts';
-import { InputError, ModelFormatError } from '../util/errors.ts';
+import { InputError } from '../util/errors.ts';
 
 const optionsSchema = z.object({
   model: z.string().min(1),
@@ -74,34 +74,23 @@ async function runGenerate(options: GenerateCliOptions): Promise<void> {
   model.dispose();
 }
 
-interface LoadedModel {
-  config: LlamaConfig;
-  weights: LlamaWeights;
-  tokenizer: Tokenizer;
-}
-
-/** A llama2.c checkpoint directly; any other format through the format loader. */
+/**
+ * Any format the format loader reads (llama2.c .bin, GGUF, HF folder, rlaif checkpoint).
+ * llama2.c models end a story with BOS, so it ends generation there too.
+ */
 export async function openModel(modelPath: string, tokenizerPath?: string): Promise<LlamaModel> {
   const path = resolve(modelPath);
   if (!existsSync(path)) throw new InputError(`model not found: ${path}`, { field: '--model' });
-  if (path.endsWith('.bin')) {
-    return LlamaModel.fromLlama2c(path, tokenizerPath ? { tokenizerPath: resolve(tokenizerPath) } : {});
-  }
-
-  const loaderPath = new URL('../model/load.ts', import.meta.url);
-  if (!existsSync(loaderPath)) {
-    throw new ModelFormatError(path, 'only llama2.c .bin checkpoints can be loaded by this build');
-  }
-  const loader = (await import(loaderPath.href)) as {
-    loadModel: (path: string) => Promise<LoadedModel>;
-  };
-  const loaded = await loader.loadModel(path);
+  const tokenizerFile = tokenizerPath ? resolve(tokenizerPath) : undefined;
+  const loaded = await loadModel(path, { tokenizerPath: tokenizerFile });
   let tokenizer = loaded.tokenizer;
-  if (tokenizerPath) {
-    tokenizer = await loadLlama2cTokenizer(resolve(tokenizerPath),
-      { vocabSize: loaded.config.vocabSize });
+  if (tokenizerFile && loaded.format !== 'llama2c') {
+    tokenizer = await loadLlama2cTokenizer(tokenizerFile, { vocabSize: loaded.config.vocabSize });
   }
-  return LlamaModel.fromWeights(loaded.config, loaded.weights, tokenizer);
+  const endTokens = loaded.format === 'llama2c'
+    ? [tokenizer.eosId, tokenizer.bosId]
+    : [tokenizer.eosId];
+  return LlamaModel.fromWeights(loaded.config, loaded.weights, tokenizer, { endTokens });
 }
 
 function kebab(name: string): string {
