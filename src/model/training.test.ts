@@ -117,14 +117,26 @@ describe('training stories260K', () => {
     };
   };
 
-  it('lowers the causal LM loss on a fixed batch with a few AdamW steps', () => {
+  it('lowers the causal LM loss on a fixed batch with a few AdamW steps, leaking no tensors', async () => {
     const { tokens, mask } = batch();
     const optimizer = new AdamW(model.trainableVariables(), { lr: 1e-3, weightDecay: 0 });
     const loss = () => tf.tidy(() => causalLmLoss(model.forward(tokens, mask).logits, tokens, mask));
+    const kernelBefore = model.decodeKernel();
+    expect(model.decodeKernel()).toBe(kernelBefore);
     const losses: number[] = [];
-    for (let i = 0; i < 6; i++) {
+    losses.push(trainStep({ loss, optimizer, maxGradNorm: 1 }).loss);
+    const tensorsAfterFirstStep = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) {
       losses.push(trainStep({ loss, optimizer, maxGradNorm: 1 }).loss);
     }
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirstStep);
+
+    // Generation sees the trained weights: the kernel was rebuilt and agrees with scoring.
+    expect(model.decodeKernel()).not.toBe(kernelBefore);
+    const prompt = model.tokenizer.encode('Tom and Sam', { bos: true });
+    const [sample] = await model.generate([prompt], { maxNewTokens: 12, seed: 3 });
+    const [scored] = await model.scoreContinuations([prompt], [sample.tokens]);
+    sample.logprobs.forEach((lp, i) => expect(Math.abs(lp - scored[i])).toBeLessThan(1e-4));
     const final = loss().dataSync()[0];
     expect(losses[0]).toBeGreaterThan(1);
     expect(final).toBeLessThan(losses[0] * 0.85);
