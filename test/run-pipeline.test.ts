@@ -40,10 +40,19 @@ sampling:
 judge:
   constitution: ${join(examples, 'constitutions', 'stories-for-children.yaml')}
   concurrency: 1
+  principles: all
+  temperature: 0.3
+rewardModel:
+  epochs: 2
+  lr: 0.0003
 rl:
   steps: ${ppoSteps}
   promptsPerStep: 16
   maxNewTokens: 24
+  lam: 1
+  epochs: 4
+  lr: 0.0002
+  klCoef: 0.1
   checkpointEvery: 2
 `;
 }
@@ -91,7 +100,7 @@ describe('rlaif run', () => {
     writeFileSync(config, shortConfig(runDir).replace('  k: 4\n', '  k: 4\n  temprature: 0.7\n'));
     const unknown = spawnSync(process.execPath, [cli, 'run', config], { env, encoding: 'utf8' });
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain(`${config}:15, field "sampling.temprature": unknown key "temprature"`);
+    expect(unknown.stderr).toContain(`${config}:11, field "sampling.temprature": unknown key "temprature"`);
     expect(existsSync(runDir)).toBe(false);
 
     writeFileSync(config, shortConfig(runDir).replace('steps: 6', 'steps: six'));
