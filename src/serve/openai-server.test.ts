@@ -135,6 +135,13 @@ describe('OpenAI-compatible endpoint over the in-process stories260K', () => {
     expect(wrongModel.status).toBe(404);
     expect(wrongModel.json.error.code).toBe('model_not_found');
 
+    const huge = await post(`${server.url}/completions`, {
+      model: 'stories260K',
+      prompt: 'x'.repeat(5 * 1024 * 1024),
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.json.error.code).toBe('request_too_large');
+
     const notJson = await post(`${server.url}/completions`, '{nope');
     expect(notJson).toEqual({
       status: 400,

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import Bottleneck from 'bottleneck';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 
@@ -26,6 +27,8 @@ export interface OpenAIAppOptions {
   maxConcurrent?: number;
   /** Largest max_tokens accepted. Default 2048. */
   maxTokensLimit?: number;
+  /** Largest request body. Default 4 MiB. */
+  maxBodyBytes?: number;
   /** Unix seconds for `created`. Default Date.now() / 1000. */
   clock?: () => number;
   /** Ids of responses. Default a counter: "cmpl-1", "cmpl-2", ... */
@@ -64,7 +67,7 @@ const completionSchema = z.object({
   echo: z.literal(false).optional(),
 });
 
-type ErrorStatus = 400 | 404 | 500;
+type ErrorStatus = 400 | 404 | 413 | 500;
 
 function openAIError(
   c: Context,
@@ -85,6 +88,13 @@ export function createOpenAIApp(options: OpenAIAppOptions): Hono {
   const newId = options.newId ?? (() => `cmpl-${++counter}`);
   const maxTokensLimit = options.maxTokensLimit ?? 2048;
   const app = new Hono();
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? 4 * 1024 * 1024,
+      onError: (c) => openAIError(c, 413, 'request body too large', null, 'request_too_large'),
+    }),
+  );
 
   /** Parses the body with `schema`; returns the data or an OpenAI-style 400/404 response. */
   async function validate<T extends z.ZodType>(
