@@ -55,7 +55,9 @@ export function register(program: Command): void {
 async function runGenerate(options: GenerateCliOptions): Promise<void> {
   const model = await openModel(options.model, options.tokenizer);
   const prompt = model.tokenizer.encode(options.prompt, { bos: options.bos });
-  if (prompt.length === 0) throw new InputError('the prompt is empty and --no-bos was given', { field: '--prompt' });
+  if (prompt.length === 0) {
+    throw new InputError('the prompt is empty and --no-bos was given', { field: '--prompt' });
+  }
 
   const started = performance.now();
   const [result] = await model.generate([prompt], {

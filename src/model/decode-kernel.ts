@@ -36,6 +36,12 @@ export class KvCache {
   }
 }
 
+interface SmallWeights {
+  tokenEmbedding: Float32Array; // [vocab, dim]
+  finalNorm: Float32Array; // [dim]
+  layers: Pick<LlamaWeights['layers'][number], 'attnNorm' | 'ffnNorm' | 'bq' | 'bk' | 'bv'>[];
+}
+
 interface LayerDense {
   qkv: WasmDense; // [dim, qDim + 2 kvDim]
   wo: WasmDense; // [qDim, dim]
@@ -60,7 +66,10 @@ export class DecodeKernel {
   private scores = new Float32Array(0); // [maxSeqLen]
   private scoresPair = new Float32Array(0); // [maxSeqLen], the second head of a pair
 
-  constructor(readonly config: LlamaConfig, readonly weights: KernelWeights,
+  /** What the loops read directly: embedding, norms and biases (matrices live in WasmDense). */
+  private readonly weights: SmallWeights;
+
+  constructor(readonly config: LlamaConfig, weights: KernelWeights,
     private readonly rope: RopeTables) {
     const { dim, hiddenDim, vocabSize } = config;
     this.headDim = dim / config.nHeads;
@@ -78,6 +87,13 @@ export class DecodeKernel {
       down: new WasmDense(packColumns([[w.w2, dim]], hiddenDim), hiddenDim, dim),
     }));
     this.output = new WasmDense(packColumns([[weights.output, vocabSize]], dim), dim, vocabSize);
+    // Keep no second copy of the matrices on the JS heap.
+    this.weights = {
+      tokenEmbedding: weights.tokenEmbedding,
+      finalNorm: weights.finalNorm,
+      layers: weights.layers.map(({ attnNorm, ffnNorm, bq, bk, bv }) =>
+        ({ attnNorm, ffnNorm, bq, bk, bv })),
+    };
   }
 
   /** Frees the weights held on the wasm heap. */
