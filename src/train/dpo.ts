@@ -135,7 +135,7 @@ export class DpoTrainer extends OnlineTrainer {
     this.validation = order.slice(0, held).map((i) => pairs[i]);
     this.trainPairs = order.slice(held).map((i) => pairs[i]);
     if (this.trainPairs.length === 0) throw new RangeError('DPO needs at least one training pair');
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer);
+    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.plannedSteps);
   }
 
   protected get settings(): RunSettings {
@@ -228,7 +228,7 @@ export class OnlineDpoTrainer extends OnlineTrainer {
     super(options);
     this.config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
     this.judge = options.judge;
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer);
+    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.config.steps);
   }
 
   protected get settings(): RunSettings {

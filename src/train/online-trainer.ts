@@ -115,6 +115,7 @@ export abstract class OnlineTrainer {
     const step = this.completed + 1;
     const started = this.clock();
     this.state.snapshot();
+    const learningRate = this.state.scheduleStep(step - 1);
 
     const out = await this.runStep(step, makeRng(this.settings.seed).fork(`step-${step}`));
     let skipped = out.skipped;
@@ -142,7 +143,12 @@ export abstract class OnlineTrainer {
     if (out.halt) this.haltReason = out.halt;
     this.completed = step;
 
-    const metrics = { ...out.metrics, 'guard/skipped': skipped ? 1 : 0, 'perf/step_ms': this.clock() - started };
+    const metrics = {
+      ...out.metrics,
+      'optimizer/lr': learningRate,
+      'guard/skipped': skipped ? 1 : 0,
+      'perf/step_ms': this.clock() - started,
+    };
     this.options.metrics?.write(this.stage, step, metrics);
     for (const warning of warnings) this.logger.warn({ stage: this.stage, step }, warning);
     if (this.haltReason) this.logger.error({ stage: this.stage, step }, this.haltReason);

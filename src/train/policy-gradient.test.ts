@@ -59,6 +59,15 @@ describe('sequence-level policy gradients on the toy task', () => {
     expect(flat).toBeLessThanOrEqual(4);
   });
 
+  it('follows the learning-rate schedule over the steps', async () => {
+    const { results } = await trainToy({
+      ...common, algo: 'rloo', steps: 4,
+      optimizer: { learningRate: 0.04, schedule: 'linear', warmupSteps: 2 },
+    });
+    // warmup: 0.04 * 1/2, 0.04 * 2/2; then linear decay over the 2 remaining steps: 0.04 * (1 - 0), 0.04 * (1 - 1/2)
+    expect(results.map((r) => r.metrics['optimizer/lr'])).toEqual([0.02, 0.04, 0.04, 0.02]);
+  });
+
   it('rejects RLOO with a single sample per prompt, naming the setting', async () => {
     await expect(trainToy({ ...common, algo: 'rloo', samplesPerPrompt: 1 })).rejects.toThrow(/samplesPerPrompt >= 2/);
   });

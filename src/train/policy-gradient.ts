@@ -83,7 +83,7 @@ export class PolicyGradientTrainer extends OnlineTrainer {
     }
     this.stage = algo;
     this.reward = options.reward;
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer);
+    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.config.steps);
   }
 
   protected get settings(): RunSettings {

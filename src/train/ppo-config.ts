@@ -34,6 +34,13 @@ export const optimizerSchema = z.strictObject({
   weightDecay: z.number().min(0).default(0),
   /** Gradient clipping by global norm; 0 = off. 1.0 is common. */
   maxGradNorm: z.number().min(0).default(1),
+  /**
+   * Learning-rate schedule over the run's steps: constant, or linear / cosine decay to 0
+   * (lm-human-preferences decays linearly). constant by default.
+   */
+  schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+  /** Steps of linear warmup from 0 to learningRate. 0. */
+  warmupSteps: z.number().int().min(0).default(0),
 });
 
 export const klSchema = z.strictObject({

@@ -96,6 +96,7 @@ export class PpoTrainer extends OnlineTrainer {
     this.state = new TrainingState(
       { policy: options.policy.trainableVariables(), value: this.valueHead.variables() },
       this.config.optimizer,
+      this.config.steps,
     );
     const kl = this.config.kl;
     this.kl = kl.adaptive ? { value: kl.coef, target: kl.target, horizon: kl.horizon } : { value: kl.coef };

@@ -83,8 +83,8 @@ export async function trainRewardModel(options: TrainRewardModelOptions): Promis
   const train = order.slice(held).map((i) => pairs[i]);
 
   // Epochs of shuffled minibatches
-  const state = new TrainingState({ model: model.trainableVariables(cfg.trainBackbone) }, cfg.optimizer);
   const stepsPerEpoch = Math.ceil(train.length / cfg.batchSize);
+  const state = new TrainingState({ model: model.trainableVariables(cfg.trainBackbone) }, cfg.optimizer, cfg.epochs * stepsPerEpoch);
   const progress = startProgress({ label: 'train-rm', total: cfg.epochs * stepsPerEpoch, silent: options.silent });
   let step = 0;
   let epochStats = { loss: 0, accuracy: 0, n: 0 };
@@ -94,6 +94,7 @@ export async function trainRewardModel(options: TrainRewardModelOptions): Promis
     for (let start = 0; start < shuffled.length; start += cfg.batchSize) {
       const batch = shuffled.slice(start, start + cfg.batchSize);
       const started = Date.now();
+      state.scheduleStep(step);
       const result = state.update(() => {
         const { loss, predicted } = pairLoss(model, batch, cfg.margin);
         const labels = tf.tensor1d(batch.map((p) => (p.pChosen > 0.5 ? 1 : 0)));

@@ -13,6 +13,7 @@ import { readSafetensors, serializeSafetensors, tensorToFloat32 } from '../model
 import type { CausalLM } from '../model/types.ts';
 import { RlaifError } from '../util/errors.ts';
 import { AdamW, clipByGlobalNorm, disposeMap } from '../model/optim.ts';
+import { makeLrSchedule } from '../model/schedules.ts';
 
 /** A checkpoint that does not fit the objects it is loaded into. */
 export class CheckpointError extends RlaifError {
@@ -45,6 +46,8 @@ export interface OptimizerSettings {
   weightDecay: number;
   /** Global gradient-norm clip; 0 = off. */
   maxGradNorm: number;
+  schedule?: 'constant' | 'linear' | 'cosine';
+  warmupSteps?: number;
 }
 
 export class TrainingState {
@@ -53,11 +56,28 @@ export class TrainingState {
 
   /** groups: named lists of variables (e.g. policy, value); checkpoints name tensors by them. */
   private readonly maxGradNorm: number;
+  private readonly schedule: (step: number) => number;
+  /** Learning rate of the updates until the next scheduleStep(). */
+  learningRate: number;
 
-  constructor(readonly groups: Record<string, tf.Variable[]>, settings: OptimizerSettings) {
+  /** totalSteps: how many scheduleStep() calls the run makes (for decaying schedules). */
+  constructor(readonly groups: Record<string, tf.Variable[]>, settings: OptimizerSettings, totalSteps = 1) {
     const { learningRate: lr, beta1, beta2, eps, weightDecay } = settings;
     this.optimizer = new AdamW(this.variables, { lr, beta1, beta2, eps, weightDecay });
     this.maxGradNorm = settings.maxGradNorm > 0 ? settings.maxGradNorm : Infinity;
+    this.schedule = makeLrSchedule({
+      kind: settings.schedule ?? 'constant',
+      baseLr: lr,
+      warmupSteps: settings.warmupSteps ?? 0,
+      totalSteps: Math.max(totalSteps, 1),
+    });
+    this.learningRate = lr;
+  }
+
+  /** Sets the learning rate for training step `step` (0-based) from the schedule. */
+  scheduleStep(step: number): number {
+    this.learningRate = this.schedule(step);
+    return this.learningRate;
   }
 
   get variables(): tf.Variable[] {
@@ -81,7 +101,7 @@ export class TrainingState {
     const loss = value.dataSync()[0];
     const clipped = clipByGlobalNorm(grads, this.maxGradNorm);
     const applied = Number.isFinite(loss) && Number.isFinite(clipped.norm);
-    if (applied) this.optimizer.applyGradients(clipped.grads);
+    if (applied) this.optimizer.applyGradients(clipped.grads, this.learningRate);
 
     const auxValues: Record<string, number> = {};
     for (const [name, t] of Object.entries(aux)) {
