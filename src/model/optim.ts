@@ -62,7 +62,8 @@ export class AdamW {
 
   /**
    * Applies one update. `grads` maps variable names to gradients (what tf.variableGrads
-   * returns); variables without a gradient are left alone but still decay.
+   * returns). Variables without a gradient (frozen, or unused this step) are left untouched,
+   * decay included, as PyTorch's AdamW does.
    */
   applyGradients(grads: tf.NamedTensorMap, lr = this.lr): void {
     this.stepCount++;
@@ -73,10 +74,7 @@ export class AdamW {
       this.variables.forEach((variable, i) => {
         const decay = this.decays[i] ? lr * this.weightDecay : 0;
         const grad = grads[variable.name];
-        if (!grad) {
-          if (decay > 0) variable.assign(tf.mul(variable, 1 - decay));
-          return;
-        }
+        if (!grad) return;
         const m = tf.add(tf.mul(this.m[i], this.beta1), tf.mul(grad, 1 - this.beta1));
         const v = tf.add(tf.mul(this.v[i], this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));
         this.m[i].assign(m);
