@@ -40,6 +40,7 @@ sampling:
 judge:
   constitution: ${join(examples, 'constitutions', 'stories-for-children.yaml')}
   concurrency: 1
+  pairsPerPrompt: ${pairsPerPrompt}
   principles: all
   temperature: 0.3
 rewardModel:

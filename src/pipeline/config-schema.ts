@@ -23,8 +23,8 @@ export const samplingSchema = z.strictObject({
     'Responses sampled per prompt for judging; pairs are formed among them. Default 4; 4 is ' +
       'enough for a reward model on a few hundred prompts.',
   ),
-  maxNewTokens: positiveInt().max(512).default(40).describe(
-    'Longest response, in tokens. Default 40 (about two short sentences of stories260K).',
+  maxNewTokens: positiveInt().max(512).default(32).describe(
+    'Longest response, in tokens. Default 32 (about two short sentences of stories260K).',
   ),
   temperature: z.number().min(0).max(2).default(1).describe(
     'Sampling temperature; 0 is greedy. Default 1: the RL maths assumes the model\'s own ' +
@@ -42,8 +42,9 @@ export const promptsSchema = z.strictObject({
   heldOut: z.string().min(1).default('prompts/held-out.txt').describe(
     'Held-out prompts for evaluation only; never used in training. Default prompts/held-out.txt.',
   ),
-  maxTrain: positiveInt().optional().describe(
-    'Use at most this many training prompts (the first ones). Default: all.',
+  maxTrain: positiveInt().optional().default(128).describe(
+    'Use at most this many training prompts (the first ones), for sampling, judging and RL. ' +
+      'Default 128 (keeps the default run within minutes); raise it for larger runs.',
   ),
   maxHeldOut: positiveInt().optional().describe(
     'Use at most this many held-out prompts. Default: all.',
@@ -77,13 +78,15 @@ export const judgeSchema = z.strictObject({
     'Ask each pair in both orders (A/B and B/A) and average, to cancel position bias. ' +
       'Default true; recommended true.',
   ),
-  principles: z.enum(['sample', 'all']).default('sample').describe(
-    'Per comparison, sample one principle (seeded, by weight) or evaluate all and average. ' +
-      'Default sample (the Constitutional AI paper\'s choice).',
+  principles: z.enum(['sample', 'all']).default('all').describe(
+    'Per comparison, sample one principle (seeded, by weight; the Constitutional AI paper\'s ' +
+      'choice) or evaluate all and average. Default all: with a few hundred pairs a small ' +
+      'reward model learns the averaged labels far better (84% against ~50% validation ' +
+      'accuracy in the default run); sample suits LLM judges and large datasets.',
   ),
-  temperature: z.number().positive().default(1).describe(
+  temperature: z.number().positive().default(0.3).describe(
     'Embedded judge only: softness of its preferences, P(A) = sigmoid(score gap / temperature). ' +
-      'Lower gives more decisive labels. Default 1.',
+      'Lower gives more decisive labels. Default 0.3.',
   ),
   concurrency: positiveInt().max(256).default(4).describe(
     'Judge calls in flight at once. Default 4; raise to 32-64 for a vLLM server.',
@@ -91,8 +94,9 @@ export const judgeSchema = z.strictObject({
   maxCostUsd: z.number().nonnegative().optional().describe(
     'Stop judging when the estimated spend reaches this many US dollars. Default: no cap.',
   ),
-  pairsPerPrompt: positiveInt().optional().describe(
-    'Pairs judged per prompt out of the K(K-1)/2 possible. Default: K/2 disjoint pairs.',
+  pairsPerPrompt: positiveInt().optional().default(6).describe(
+    'Pairs judged per prompt out of the K(K-1)/2 possible (K/2 disjoint pairs first). ' +
+      'Default 6 (all pairs of K = 4): more labels at no extra sampling cost.',
   ),
 });
 
@@ -101,9 +105,9 @@ export const rewardModelSchema = z.strictObject({
     'Train a Bradley-Terry reward model on the preferences. Ignored by dpo and direct. ' +
       'Default true.',
   ),
-  epochs: positiveInt().max(100).default(3).describe('Passes over the preferences. Default 3.'),
-  lr: z.number().positive().default(1e-3).describe(
-    'Adam learning rate of the reward model. Default 1e-3 (small models); 1e-5 for 1B+.',
+  epochs: positiveInt().max(100).default(2).describe('Passes over the preferences. Default 2.'),
+  lr: z.number().positive().default(3e-4).describe(
+    'AdamW learning rate of the reward model. Default 3e-4 (small models); 1e-5 for 1B+.',
   ),
   batchSize: positiveInt().default(16).describe('Pairs per optimiser step. Default 16.'),
   validationFraction: z.number().min(0).max(0.5).default(0.1).describe(
@@ -121,8 +125,8 @@ export const rlSchema = z.strictObject({
         'dpo (offline, on the preferences) or direct (PPO with the judge as the reward, no ' +
         'reward model). Default ppo.',
     ),
-  steps: positiveInt().max(100_000).default(24).describe(
-    'Policy updates (PPO iterations). Default 24 for the default run.',
+  steps: positiveInt().max(100_000).default(16).describe(
+    'Policy updates (PPO iterations). Default 16 for the default run.',
   ),
   promptsPerStep: positiveInt().default(16).describe(
     'Prompts sampled per update (rollout batch). Default 16.',
@@ -133,11 +137,13 @@ export const rlSchema = z.strictObject({
   maxNewTokens: positiveInt().max(512).optional().describe(
     'Response length during RL, in tokens. Default: sampling.maxNewTokens.',
   ),
-  lr: z.number().positive().default(3e-4).describe(
-    'Policy learning rate (AdamW). Default 3e-4 for stories260K; 1e-6 to 1e-5 for 1B+ models.',
+  lr: z.number().positive().default(1e-4).describe(
+    'Policy learning rate (AdamW). Default 1e-4 for stories260K (3e-4 ran the KL past 10 ' +
+      'nats within 6 steps); 1e-6 to 1e-5 for 1B+ models.',
   ),
-  klCoef: z.number().min(0).default(0.05).describe(
-    'Initial beta of the per-token KL penalty to the reference. Default 0.05.',
+  klCoef: z.number().min(0).default(0.1).describe(
+    'Initial beta of the per-token KL penalty to the reference. Default 0.1 (0.05 let the ' +
+      'default run reach 11.8 nats).',
   ),
   klTarget: z.number().positive().optional().describe(
     'Target KL (nats per response) for adaptive control; unset keeps beta fixed. Default 6.',
@@ -145,12 +151,17 @@ export const rlSchema = z.strictObject({
   klHorizon: positiveInt().default(10_000).describe(
     'Horizon of the adaptive KL controller, in samples. Default 10000 (Ziegler et al.).',
   ),
-  epochs: positiveInt().max(16).default(2).describe('PPO epochs per rollout batch. Default 2.'),
+  epochs: positiveInt().max(16).default(4).describe(
+    'PPO epochs per rollout batch. Default 4 (Schulman et al. 2017).',
+  ),
   minibatches: positiveInt().default(2).describe('Minibatches per PPO epoch. Default 2.'),
   clipRange: z.number().positive().default(0.2).describe('PPO ratio clip epsilon. Default 0.2.'),
   valueClip: z.number().positive().default(0.2).describe('Value clip range. Default 0.2.'),
   gamma: z.number().min(0).max(1).default(1).describe('Discount. Default 1.'),
-  lam: z.number().min(0).max(1).default(0.95).describe('GAE lambda. Default 0.95.'),
+  lam: z.number().min(0).max(1).default(1).describe(
+    'GAE lambda. Default 1: the reward comes once, at the end, and the value head starts ' +
+      'untrained, so bootstrapping from it early (0.95) mostly adds noise in a short run.',
+  ),
   dpoBeta: z.number().positive().default(0.1).describe('DPO beta. Default 0.1.'),
   promptBaseline: z.boolean().default(true).describe(
     'Centre each reward on the mean reward of the starting policy\'s K samples for the same ' +

@@ -31,6 +31,10 @@ describe('run config', () => {
     expect(paths.trainPrompts).toBe(join(examplesDir, 'prompts', 'train.txt'));
   });
 
+  it('the default run is exactly the defaults', () => {
+    expect(loadRunConfig().config).toEqual(parseRunConfig('', defaultConfigPath).config);
+  });
+
   it('treats an empty file as the defaults', () => {
     const { config } = parseRunConfig('', fileInExamples);
     expect(config.sampling.k).toBe(4);
