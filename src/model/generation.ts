@@ -9,13 +9,8 @@ import { makeRng, type Rng } from '../util/rng.ts';
 import type { DecodeKernel, KvCache } from './decode-kernel.ts';
 import type { GenerateOptions, GenerationResult, Tokenizer } from './types.ts';
 
-export interface BatchGenerateOptions extends GenerateOptions {
-  /**
-   * Random stream of each prompt; default its index in the batch. Give prompt i of a batch
-   * `sequenceIds: [i]` to reproduce its sample alone.
-   */
-  sequenceIds?: number[];
-}
+/** Options of a batched generation (GenerateOptions, sequenceIds included). */
+export type BatchGenerateOptions = GenerateOptions;
 
 interface RowState {
   prompt: number[];

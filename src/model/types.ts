@@ -77,14 +77,27 @@ export interface GenerateOptions {
   /** Stops on the tokenizer's EOS unless false. */
   stopOnEos?: boolean;
   seed?: number;
+  /**
+   * Random stream of each prompt (default: its index in the batch). Streams derive from
+   * (seed, id), so a prompt generated alone with the id it had in a batch samples the same
+   * tokens as in the batch.
+   */
+  sequenceIds?: number[];
 }
 
 export interface GenerationResult {
   /** Prompt token ids as given. */
   promptTokens: number[];
-  /** New token ids, not including a stop string's tokens. */
+  /**
+   * New token ids, not including a stop string's tokens. An end token (EOS) that finished the
+   * sequence is kept as the last token, so trainers can credit stopping.
+   */
   tokens: number[];
-  /** log p(token) under the sampling distribution actually used (after temperature). */
+  /**
+   * log p(token) under softmax(logits / temperature) over the full vocabulary (temperature 1
+   * when greedy); top-k/top-p truncation is not renormalised in, so a teacher-forced pass at the
+   * same temperature reproduces these values.
+   */
   logprobs: number[];
   /** Entropy of that distribution at each step, in nats. */
   entropies: number[];
@@ -116,8 +129,12 @@ export interface CausalLM {
   /** Batched sampling with a KV cache; not differentiable. */
   generate(prompts: number[][], options: GenerateOptions): Promise<GenerationResult[]>;
 
-  /** Teacher-forced log p of each continuation token given its prompt; not differentiable. */
-  scoreContinuations(prompts: number[][], continuations: number[][]): Promise<number[][]>;
+  /**
+   * Teacher-forced log p of each continuation token given its prompt, under
+   * softmax(logits / temperature) (default 1); not differentiable.
+   */
+  scoreContinuations(prompts: number[][], continuations: number[][],
+    options?: { temperature?: number }): Promise<number[][]>;
 
   /** Variables an optimiser updates (respects frozen parameters and LoRA). */
   trainableVariables(): tf.Variable[];
