@@ -30,7 +30,10 @@ class WordReward implements RewardSource {
   async score(items: RewardItem[]): Promise<RewardOutcome[]> {
     return items.map((item) => {
       const words = item.response.split(/\s+/).filter(Boolean);
-      return { ok: true, reward: words.filter((w) => w.includes('a')).length / Math.max(words.length, 1) };
+      return {
+        ok: true,
+        reward: words.filter((w) => w.includes('a')).length / Math.max(words.length, 1),
+      };
     });
   }
 }
@@ -41,10 +44,14 @@ const story =
   'smiled and said they could play together. Lily was very happy and they played all day long.';
 
 async function main(): Promise<void> {
-  const policy = await LlamaModel.fromLlama2c(join(sharedModelsDir(), 'stories260K', 'stories260K.bin'));
+  const policy = await LlamaModel.fromLlama2c(
+    join(sharedModelsDir(), 'stories260K', 'stories260K.bin'),
+  );
   const words = story.split(' ');
   // Prompts of exactly 64 tokens: different starting words, cut to the last 64 tokens.
-  const prompts = Array.from({ length: BATCH }, (_, i) => ({ prompt: [...words.slice(i), ...words.slice(0, i)].join(' ') }));
+  const prompts = Array.from({ length: BATCH }, (_, i) => ({
+    prompt: [...words.slice(i), ...words.slice(0, i)].join(' '),
+  }));
   for (const p of prompts) {
     const n = policy.tokenizer.encode(p.prompt, { bos: true }).length;
     if (n < PROMPT_TOKENS) throw new Error(`bench prompt has only ${n} tokens`);
@@ -65,19 +72,37 @@ async function main(): Promise<void> {
     },
   });
 
-  const rows: { stepMs: number; rolloutMs: number; tokensPerS: number; cpuMs: number; len: number }[] = [];
+  const rows: {
+    stepMs: number;
+    rolloutMs: number;
+    tokensPerS: number;
+    cpuMs: number;
+    len: number;
+  }[] = [];
   for (let i = 0; i < STEPS; i++) {
     const cpu0 = process.cpuUsage();
     const result = await trainer.trainStep();
     const cpu = process.cpuUsage(cpu0);
     const m = result.metrics;
-    rows.push({ stepMs: m['perf/step_ms'], rolloutMs: m['perf/rollout_ms'], tokensPerS: m['perf/tokens_per_s'], cpuMs: (cpu.user + cpu.system) / 1000, len: m['len/mean'] });
-    process.stderr.write(`step ${i + 1}: ${m['perf/step_ms'].toFixed(0)} ms (rollout ${m['perf/rollout_ms'].toFixed(0)} ms)\n`);
+    rows.push({
+      stepMs: m['perf/step_ms'],
+      rolloutMs: m['perf/rollout_ms'],
+      tokensPerS: m['perf/tokens_per_s'],
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      len: m['len/mean'],
+    });
+    process.stderr.write(
+      `step ${i + 1}: ${m['perf/step_ms'].toFixed(0)} ms (rollout ${m['perf/rollout_ms'].toFixed(0)} ms)\n`,
+    );
   }
 
   // Reference in the same run: one forward pass (no gradients) over a 16 x 128 batch.
-  const tokens = Array.from({ length: BATCH }, () => Array.from({ length: PROMPT_TOKENS }, (_, j) => 1 + (j % 400)));
-  const responses = tokens.map(() => Array.from({ length: RESPONSE_TOKENS }, (_, j) => 2 + (j % 300)));
+  const tokens = Array.from({ length: BATCH }, () =>
+    Array.from({ length: PROMPT_TOKENS }, (_, j) => 1 + (j % 400)),
+  );
+  const responses = tokens.map(() =>
+    Array.from({ length: RESPONSE_TOKENS }, (_, j) => 2 + (j % 300)),
+  );
   const packed = packSequences(tokens, responses);
   const forward = () => {
     const { logits, hidden } = policy.forward(packed.tokens, packed.attention);
@@ -91,7 +116,8 @@ async function main(): Promise<void> {
 
   // The first step pays for kernel set-up; report the mean of the others when there are any.
   const measured = rows.length > 1 ? rows.slice(1) : rows;
-  const avg = (f: (r: (typeof rows)[number]) => number) => measured.reduce((a, r) => a + f(r), 0) / measured.length;
+  const avg = (f: (r: (typeof rows)[number]) => number) =>
+    measured.reduce((a, r) => a + f(r), 0) / measured.length;
   const updateMs = avg((r) => r.stepMs - r.rolloutMs);
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   const figures = {
@@ -109,7 +135,8 @@ async function main(): Promise<void> {
     'update / forward ratio': +(updateMs / forwardMs).toFixed(1),
     'peak RSS MB': Math.round(peakRssMb),
   };
-  for (const [name, value] of Object.entries(figures)) process.stdout.write(`${name.padEnd(38)} ${value}\n`);
+  for (const [name, value] of Object.entries(figures))
+    process.stdout.write(`${name.padEnd(38)} ${value}\n`);
   trainer.dispose();
   policy.dispose();
 }

@@ -41,7 +41,10 @@ export function register(program: Command): void {
     .requiredOption('--model <path>', 'backbone: llama2.c .bin, GGUF file or model folder')
     .requiredOption('--out <dir>', 'folder for the reward model and metrics.jsonl')
     .option('--tokenizer <path>', 'llama2.c tokenizer file when not beside the model')
-    .option('--config <file>', 'YAML with reward-model settings (epochs, batchSize, optimizer, margin...)')
+    .option(
+      '--config <file>',
+      'YAML with reward-model settings (epochs, batchSize, optimizer, margin...)',
+    )
     .option('--format <name>', `preference file format: ${importFormats.join(', ')}`, 'rlaif')
     .option('--epochs <n>', 'passes over the training pairs (overrides the config)')
     .option('--lr <x>', 'learning rate (overrides the config)')
@@ -52,7 +55,9 @@ export function register(program: Command): void {
       const parsed = flagsSchema.safeParse(raw);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        throw new InputError(issue.message, { field: `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` });
+        throw new InputError(issue.message, {
+          field: `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+        });
       }
       const report = await runTrainRm(parsed.data);
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -60,7 +65,9 @@ export function register(program: Command): void {
 }
 
 export async function runTrainRm(flags: z.infer<typeof flagsSchema>) {
-  const fromFile = flags.config ? readYamlConfig(resolve(flags.config), rewardModelConfigSchema) : rewardModelConfigSchema.parse({});
+  const fromFile = flags.config
+    ? readYamlConfig(resolve(flags.config), rewardModelConfigSchema)
+    : rewardModelConfigSchema.parse({});
   const config = {
     ...fromFile,
     epochs: flags.epochs ?? fromFile.epochs,
@@ -69,7 +76,10 @@ export async function runTrainRm(flags: z.infer<typeof flagsSchema>) {
     optimizer: { ...fromFile.optimizer, learningRate: flags.lr ?? fromFile.optimizer.learningRate },
   };
   const { records, skipped } = readPreferences(resolve(flags.prefs), flags.format as ImportFormat);
-  if (records.length < 2) throw new InputError(`needs at least 2 preference records, found ${records.length}`, { file: flags.prefs });
+  if (records.length < 2)
+    throw new InputError(`needs at least 2 preference records, found ${records.length}`, {
+      file: flags.prefs,
+    });
 
   const out = resolve(flags.out);
   mkdirSync(out, { recursive: true });

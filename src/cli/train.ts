@@ -33,13 +33,19 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('Train a policy with PPO, RLOO, GRPO, REINFORCE, DPO or online DPO')
-    .requiredOption('--config <file>', 'YAML config: algo, policy, prompts/preferences, reward, output, trainer')
+    .requiredOption(
+      '--config <file>',
+      'YAML config: algo, policy, prompts/preferences, reward, output, trainer',
+    )
     .option('--algo <name>', `algorithm, overriding the file's: ${algorithms.join(', ')}`)
     .option('--steps <n>', "stop after this many steps in total (default: the config's)")
     .option('--quiet', 'no progress on stderr')
     .action(async (raw: { config: string; algo?: string; steps?: string; quiet?: boolean }) => {
       if (raw.algo !== undefined && !algorithms.includes(raw.algo)) {
-        throw new InputError(`unknown algorithm "${raw.algo}"; use one of ${algorithms.join(', ')}`, { field: '--algo' });
+        throw new InputError(
+          `unknown algorithm "${raw.algo}"; use one of ${algorithms.join(', ')}`,
+          { field: '--algo' },
+        );
       }
       const steps = raw.steps === undefined ? undefined : Number(raw.steps);
       if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) {
@@ -47,17 +53,27 @@ export function register(program: Command): void {
       }
       const file = resolve(raw.config);
       const config = readYamlConfig(file, trainFileSchema, raw.algo ? { algo: raw.algo } : {});
-      const summary = await runTraining(config, dirname(file), { steps, quiet: raw.quiet ?? false });
+      const summary = await runTraining(config, dirname(file), {
+        steps,
+        quiet: raw.quiet ?? false,
+      });
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     });
 }
 
-export async function runTraining(config: TrainFile, baseDir: string, options: { steps?: number; quiet: boolean }) {
+export async function runTraining(
+  config: TrainFile,
+  baseDir: string,
+  options: { steps?: number; quiet: boolean },
+) {
   const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   const output = at(config.output);
   mkdirSync(output, { recursive: true });
   const logger = createLogger(options.quiet ? 'warn' : 'info');
-  const policy = await openModel(at(config.policy.model), config.policy.tokenizer && at(config.policy.tokenizer));
+  const policy = await openModel(
+    at(config.policy.model),
+    config.policy.tokenizer && at(config.policy.tokenizer),
+  );
   const common: OnlineTrainerOptions = {
     policy,
     prompts: 'prompts' in config ? readPrompts(at(config.prompts)) : [],
@@ -81,7 +97,11 @@ export async function runTraining(config: TrainFile, baseDir: string, options: {
     trainer = await OnlineDpoTrainer.create({ ...common, judge, config: config.trainer });
   } else {
     reward = await loadReward(config.reward.rewardModel);
-    trainer = await PolicyGradientTrainer.create({ ...common, reward, config: { ...config.trainer, algo: config.algo } });
+    trainer = await PolicyGradientTrainer.create({
+      ...common,
+      reward,
+      config: { ...config.trainer, algo: config.algo },
+    });
   }
 
   // Resume, then step until done, halted or interrupted (Ctrl-C saves and stops).

@@ -3,14 +3,21 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBackend } from '../model/backend.ts';
 import type { PairwiseInput, PairwiseJudge, PairwiseResult } from '../judge/types.ts';
 import { DpoTrainer, OnlineDpoTrainer } from './dpo.ts';
-import { LetterFractionReward, letterFraction, meanSampledReward, toyPreferences, toyPrompts } from './toy-task.ts';
+import {
+  LetterFractionReward,
+  letterFraction,
+  meanSampledReward,
+  toyPreferences,
+  toyPrompts,
+} from './toy-task.ts';
 import { ToyCausalLM } from './toy-model.ts';
 
 beforeAll(() => ensureBackend());
 
 const reward = new LetterFractionReward('a');
 const evalPrompts = [...toyPrompts(), ...toyPrompts(), ...toyPrompts(), ...toyPrompts()];
-const score = (policy: ToyCausalLM) => meanSampledReward({ policy, prompts: evalPrompts, reward, maxNewTokens: 8, seed: 99 });
+const score = (policy: ToyCausalLM) =>
+  meanSampledReward({ policy, prompts: evalPrompts, reward, maxNewTokens: 8, seed: 99 });
 
 describe('offline DPO', () => {
   it('raises the toy reward from preferences of a known scorer', async () => {
@@ -19,7 +26,14 @@ describe('offline DPO', () => {
     const trainer = await DpoTrainer.create({
       policy,
       records: toyPreferences(80, 5),
-      config: { seed: 2, epochs: 6, batchSize: 8, beta: 0.1, optimizer: { learningRate: 0.03 }, validationFraction: 0.2 },
+      config: {
+        seed: 2,
+        epochs: 6,
+        batchSize: 8,
+        beta: 0.1,
+        optimizer: { learningRate: 0.03 },
+        validationFraction: 0.2,
+      },
     });
     const cacheBefore = trainer.referenceCache();
     const results = await trainer.train({ silent: true });
@@ -56,7 +70,14 @@ describe('online DPO', () => {
       policy,
       judge: new LetterJudge(),
       prompts: toyPrompts(),
-      config: { seed: 2, steps: 30, promptsPerStep: 8, beta: 0.1, sampling: { maxNewTokens: 8 }, optimizer: { learningRate: 0.03 } },
+      config: {
+        seed: 2,
+        steps: 30,
+        promptsPerStep: 8,
+        beta: 0.1,
+        sampling: { maxNewTokens: 8 },
+        optimizer: { learningRate: 0.03 },
+      },
     });
     const results = await trainer.train({ silent: true });
     const after = await score(policy);

@@ -25,9 +25,20 @@ import {
 import { validateSettings } from './config-file.ts';
 import { stepGuards } from './guardrails.ts';
 import { dpoLoss } from './losses.ts';
-import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
+import {
+  OnlineTrainer,
+  type AlgorithmStepOutput,
+  type OnlineTrainerOptions,
+  type RunSettings,
+} from './online-trainer.ts';
 import { samplingSchema } from './ppo-config.ts';
-import { mean, promptsForStep, responseLogprobSums, sampleRollout, splitPromptResponse } from './rollout.ts';
+import {
+  mean,
+  promptsForStep,
+  responseLogprobSums,
+  sampleRollout,
+  splitPromptResponse,
+} from './rollout.ts';
 import { TrainingState, type UpdateResult } from './training-state.ts';
 
 /** A preference pair as token ids, with its label. */
@@ -42,13 +53,20 @@ export interface TokenizedPair {
 type DpoLossSettings = Pick<DpoConfig, 'beta' | 'lossType' | 'labelSmoothing' | 'softLabels'>;
 
 /** Sums of `model`'s log-probs of each pair's chosen and rejected response (no gradients). */
-export function pairLogprobSums(model: OnlineTrainer['reference'], pairs: TokenizedPair[], batchSize: number) {
+export function pairLogprobSums(
+  model: OnlineTrainer['reference'],
+  pairs: TokenizedPair[],
+  batchSize: number,
+) {
   const chosen: number[] = [];
   const rejected: number[] = [];
   for (let start = 0; start < pairs.length; start += batchSize) {
     const part = pairs.slice(start, start + batchSize);
-    const sums = responseLogprobSums(model, [...part.map((p) => p.prompt), ...part.map((p) => p.prompt)],
-      [...part.map((p) => p.chosen), ...part.map((p) => p.rejected)]);
+    const sums = responseLogprobSums(
+      model,
+      [...part.map((p) => p.prompt), ...part.map((p) => p.prompt)],
+      [...part.map((p) => p.chosen), ...part.map((p) => p.rejected)],
+    );
     const values = Array.from(sums.dataSync());
     sums.dispose();
     chosen.push(...values.slice(0, part.length));
@@ -66,10 +84,15 @@ function dpoObjective(
 ) {
   return () => {
     const n = pairs.length;
-    const sums = responseLogprobSums(policy, [...pairs.map((p) => p.prompt), ...pairs.map((p) => p.prompt)],
-      [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)]);
+    const sums = responseLogprobSums(
+      policy,
+      [...pairs.map((p) => p.prompt), ...pairs.map((p) => p.prompt)],
+      [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)],
+    );
     // epsilon_i = 1 - p(chosen): a soft label is conservative DPO with a per-pair epsilon.
-    const epsilons = pairs.map((p) => (cfg.softLabels ? Math.max(1 - p.pChosen, cfg.labelSmoothing) : cfg.labelSmoothing));
+    const epsilons = pairs.map((p) =>
+      cfg.softLabels ? Math.max(1 - p.pChosen, cfg.labelSmoothing) : cfg.labelSmoothing,
+    );
     const out = dpoLoss({
       policyChosen: tf.slice(sums, [0], [n]) as tf.Tensor1D,
       policyRejected: tf.slice(sums, [n], [n]) as tf.Tensor1D,
@@ -130,17 +153,29 @@ export class DpoTrainer extends OnlineTrainer {
     super({ ...options, prompts: [] });
     this.config = validateSettings(dpoConfigSchema, options.config, 'dpo');
     const pairs = options.records.map((r) => this.tokenize(r));
-    const order = makeRng(this.config.seed).fork('split').shuffle([...pairs.keys()]);
+    const order = makeRng(this.config.seed)
+      .fork('split')
+      .shuffle([...pairs.keys()]);
     const held = Math.round(pairs.length * this.config.validationFraction);
     this.validation = order.slice(0, held).map((i) => pairs[i]);
     this.trainPairs = order.slice(held).map((i) => pairs[i]);
     if (this.trainPairs.length === 0) throw new RangeError('DPO needs at least one training pair');
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.plannedSteps);
+    this.state = new TrainingState(
+      { policy: options.policy.trainableVariables() },
+      this.config.optimizer,
+      this.plannedSteps,
+    );
   }
 
   protected get settings(): RunSettings {
     const { seed, epochs, batchSize, checkpointEvery, maxSkippedSteps } = this.config;
-    return { seed, steps: epochs * Math.ceil(this.trainPairs.length / batchSize), checkpointEvery, maxSkippedSteps, sampling: noSampling };
+    return {
+      seed,
+      steps: epochs * Math.ceil(this.trainPairs.length / batchSize),
+      checkpointEvery,
+      maxSkippedSteps,
+      sampling: noSampling,
+    };
   }
 
   /** Reference log-probs of the training pairs, computed on first use and kept. */
@@ -155,11 +190,16 @@ export class DpoTrainer extends OnlineTrainer {
     // Consecutive slices of a per-epoch shuffle, as for prompts.
     const stepsPerEpoch = Math.ceil(this.trainPairs.length / batchSize);
     const epoch = Math.floor((step - 1) / stepsPerEpoch);
-    const order = makeRng(seed).fork(`epoch-${epoch}`).shuffle([...this.trainPairs.keys()]);
+    const order = makeRng(seed)
+      .fork(`epoch-${epoch}`)
+      .shuffle([...this.trainPairs.keys()]);
     const start = ((step - 1) % stepsPerEpoch) * batchSize;
     const idx = order.slice(start, start + batchSize);
     const pairs = idx.map((i) => this.trainPairs[i]);
-    const ref = { chosen: idx.map((i) => cache.chosen[i]), rejected: idx.map((i) => cache.rejected[i]) };
+    const ref = {
+      chosen: idx.map((i) => cache.chosen[i]),
+      rejected: idx.map((i) => cache.rejected[i]),
+    };
 
     const result = this.state.update(dpoObjective(this.policy, pairs, ref, this.config));
     return {
@@ -187,7 +227,12 @@ export class DpoTrainer extends OnlineTrainer {
     const { maxPromptTokens, maxResponseTokens } = this.config;
     const tokenizer = this.policy.tokenizer;
     const chosen = splitPromptResponse(tokenizer, record.prompt, record.chosen, maxPromptTokens);
-    const rejected = splitPromptResponse(tokenizer, record.prompt, record.rejected, maxPromptTokens);
+    const rejected = splitPromptResponse(
+      tokenizer,
+      record.prompt,
+      record.rejected,
+      maxPromptTokens,
+    );
     return {
       prompt: chosen.promptTokens,
       chosen: chosen.responseTokens.slice(0, maxResponseTokens),
@@ -228,7 +273,11 @@ export class OnlineDpoTrainer extends OnlineTrainer {
     super(options);
     this.config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
     this.judge = options.judge;
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.config.steps);
+    this.state = new TrainingState(
+      { policy: options.policy.trainableVariables() },
+      this.config.optimizer,
+      this.config.steps,
+    );
   }
 
   protected get settings(): RunSettings {
@@ -239,16 +288,24 @@ export class OnlineDpoTrainer extends OnlineTrainer {
     const cfg = this.config;
 
     // 1. Two samples per prompt
-    const prompts = promptsForStep(this.prompts, { step, count: cfg.promptsPerStep, seed: cfg.seed });
+    const prompts = promptsForStep(this.prompts, {
+      step,
+      count: cfg.promptsPerStep,
+      seed: cfg.seed,
+    });
     const rows = prompts.flatMap((p) => [p, p]);
     const rolloutStart = this.clock();
     const rollout = await sampleRollout(this.policy, rows, cfg.sampling, rng.int(2 ** 31));
     const rolloutMs = this.clock() - rolloutStart;
 
     // 2. Judge each pair
-    const labels = await this.judgePairs(prompts.map((p, i) => ({
-      prompt: p.prompt, a: rollout.responses[2 * i], b: rollout.responses[2 * i + 1],
-    })));
+    const labels = await this.judgePairs(
+      prompts.map((p, i) => ({
+        prompt: p.prompt,
+        a: rollout.responses[2 * i],
+        b: rollout.responses[2 * i + 1],
+      })),
+    );
     const pairs: TokenizedPair[] = [];
     labels.forEach((label, i) => {
       if (label.kind !== 'ok') return;
@@ -271,7 +328,8 @@ export class OnlineDpoTrainer extends OnlineTrainer {
       'judge/pairs': pairs.length,
       'len/mean': mean(rollout.responseTokens.map((t) => t.length)),
       'perf/rollout_ms': rolloutMs,
-      'perf/tokens_per_s': (rollout.responseTokens.reduce((a, t) => a + t.length, 0) / Math.max(rolloutMs, 1)) * 1000,
+      'perf/tokens_per_s':
+        (rollout.responseTokens.reduce((a, t) => a + t.length, 0) / Math.max(rolloutMs, 1)) * 1000,
     };
     let skipped = false;
     let meanKl = 0;
@@ -279,7 +337,10 @@ export class OnlineDpoTrainer extends OnlineTrainer {
       const ref = pairLogprobSums(this.reference, pairs, pairs.length);
       const policyNow = pairLogprobSums(this.policy, pairs, pairs.length);
       // Both responses were sampled from the policy: their mean log-ratio estimates KL (k1).
-      const logRatios = pairs.flatMap((_, i) => [policyNow.chosen[i] - ref.chosen[i], policyNow.rejected[i] - ref.rejected[i]]);
+      const logRatios = pairs.flatMap((_, i) => [
+        policyNow.chosen[i] - ref.chosen[i],
+        policyNow.rejected[i] - ref.rejected[i],
+      ]);
       meanKl = mean(logRatios);
       for (let epoch = 0; epoch < cfg.epochs && !skipped; epoch++) {
         const result = this.state.update(dpoObjective(this.policy, pairs, ref, cfg));
@@ -292,13 +353,17 @@ export class OnlineDpoTrainer extends OnlineTrainer {
       meanKl,
       kl: { warnAt: Infinity, stopAt: Infinity, negativeTolerance: Infinity },
       sampling: cfg.sampling,
-      failures: labels.filter((l) => l.kind === 'failure').map((l) => (l.kind === 'failure' ? l.reason : '')),
+      failures: labels
+        .filter((l) => l.kind === 'failure')
+        .map((l) => (l.kind === 'failure' ? l.reason : '')),
     });
     return {
       metrics,
       skipped,
       warnings: guards.warnings,
-      samples: rows.slice(0, 4).map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: Number.NaN })),
+      samples: rows
+        .slice(0, 4)
+        .map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: Number.NaN })),
     };
   }
 
@@ -306,19 +371,26 @@ export class OnlineDpoTrainer extends OnlineTrainer {
     type Label = { kind: 'ok'; pA: number } | { kind: 'tie' } | { kind: 'failure'; reason: string };
     const judge = this.judge;
     if ('compare' in judge) {
-      return Promise.all(items.map(async (item): Promise<Label> => {
-        const verdict = await judge.compare(item);
-        if (!verdict.ok) return { kind: 'failure', reason: verdict.message };
-        return verdict.choice === 'tie' || verdict.pA === 0.5 ? { kind: 'tie' } : { kind: 'ok', pA: verdict.pA };
-      }));
+      return Promise.all(
+        items.map(async (item): Promise<Label> => {
+          const verdict = await judge.compare(item);
+          if (!verdict.ok) return { kind: 'failure', reason: verdict.message };
+          return verdict.choice === 'tie' || verdict.pA === 0.5
+            ? { kind: 'tie' }
+            : { kind: 'ok', pA: verdict.pA };
+        }),
+      );
     }
-    const outcomes = await judge.score(items.flatMap((item) => [
-      { prompt: item.prompt, response: item.a },
-      { prompt: item.prompt, response: item.b },
-    ]));
+    const outcomes = await judge.score(
+      items.flatMap((item) => [
+        { prompt: item.prompt, response: item.a },
+        { prompt: item.prompt, response: item.b },
+      ]),
+    );
     return items.map((_, i): Label => {
       const [a, b] = [outcomes[2 * i], outcomes[2 * i + 1]];
-      if (!a.ok || !b.ok) return { kind: 'failure', reason: !a.ok ? a.reason : (b as { reason: string }).reason };
+      if (!a.ok || !b.ok)
+        return { kind: 'failure', reason: !a.ok ? a.reason : (b as { reason: string }).reason };
       if (a.reward === b.reward) return { kind: 'tie' };
       return { kind: 'ok', pA: a.reward > b.reward ? 1 : 0 };
     });

@@ -35,7 +35,11 @@ export function samplingMismatchWarning(s: SamplingConfig): string | undefined {
 }
 
 /** Explains a negative mean KL; undefined when the KL is not below -tolerance. */
-export function negativeKlMessage(meanKl: number, tolerance: number, s: SamplingConfig): string | undefined {
+export function negativeKlMessage(
+  meanKl: number,
+  tolerance: number,
+  s: SamplingConfig,
+): string | undefined {
   if (!(meanKl < -tolerance)) return undefined;
   const cause = samplingDiffersFromScoring(s)
     ? `The cause is almost certainly the sampling settings (${describeSampling(s)}): tokens ` +
@@ -45,7 +49,8 @@ export function negativeKlMessage(meanKl: number, tolerance: number, s: Sampling
     : 'Sampling settings match scoring, so check that the policy and reference see the same ' +
       'tokens and padding, and that generation logprobs agree with the forward pass ' +
       '(policy/sample_logprob_gap).';
-  return `KL to the reference is negative (${meanKl.toFixed(3)} nats per response), which true KL never is. ${cause}`;
+  const value = meanKl.toFixed(3);
+  return `KL to the reference is negative (${value} nats per response), which true KL never is. ${cause}`;
 }
 
 export type KlVerdict = { level: 'ok' } | { level: 'warn' | 'stop'; message: string };
@@ -89,7 +94,9 @@ export function stepGuards(options: {
   const runaway = klRunawayCheck(meanKl, kl.warnAt, kl.stopAt);
   if (runaway.level === 'warn') warnings.push(runaway.message);
   if (failures.length > 0) {
-    warnings.push(`${failures.length} responses had no reward (first: ${failures[0]}); they were left out of the update`);
+    warnings.push(
+      `${failures.length} responses had no reward (first: ${failures[0]}); they were left out of the update`,
+    );
   }
   return { warnings, halt: runaway.level === 'stop' ? runaway.message : undefined };
 }

@@ -5,9 +5,15 @@ import { emptyMoments, updateKlCoef, updateMoments } from './kl-control.ts';
 describe('adaptive KL control', () => {
   it('moves beta by the clipped proportional error', () => {
     // KL 9 vs target 6: error = clip(9 / 6 - 1, -0.2, 0.2) = 0.2; beta = 0.1 * (1 + 0.2 * 16 / 10000)
-    expect(updateKlCoef({ value: 0.1, target: 6, horizon: 10000 }, 9, 16).value).toBeCloseTo(0.100032, 12);
+    expect(updateKlCoef({ value: 0.1, target: 6, horizon: 10000 }, 9, 16).value).toBeCloseTo(
+      0.100032,
+      12,
+    );
     // KL 5.4: error = 5.4 / 6 - 1 = -0.1; beta = 0.1 * (1 - 0.1 * 100 / 1000) = 0.099
-    expect(updateKlCoef({ value: 0.1, target: 6, horizon: 1000 }, 5.4, 100).value).toBeCloseTo(0.099, 12);
+    expect(updateKlCoef({ value: 0.1, target: 6, horizon: 1000 }, 5.4, 100).value).toBeCloseTo(
+      0.099,
+      12,
+    );
   });
 
   it('leaves a fixed coefficient alone', () => {

@@ -17,7 +17,11 @@ export interface KlControllerState {
  *   e = clip(KL / target - 1, -0.2, 0.2),   beta <- beta * (1 + e * nSamples / horizon)
  * With no target the coefficient stays fixed.
  */
-export function updateKlCoef(state: KlControllerState, observedKl: number, nSamples: number): KlControllerState {
+export function updateKlCoef(
+  state: KlControllerState,
+  observedKl: number,
+  nSamples: number,
+): KlControllerState {
   if (state.target === undefined || state.horizon === undefined) return state;
   if (!Number.isFinite(observedKl)) return state;
   const error = Math.min(Math.max(observedKl / state.target - 1, -0.2), 0.2);
@@ -45,6 +49,7 @@ export function updateMoments(moments: RunningMoments, values: readonly number[]
   if (moments.count === 0) return { count: n, mean, variance };
   const total = moments.count + n;
   const delta = mean - moments.mean;
-  const m2 = moments.variance * moments.count + variance * n + (delta ** 2 * moments.count * n) / total;
+  const m2 =
+    moments.variance * moments.count + variance * n + (delta ** 2 * moments.count * n) / total;
   return { count: total, mean: moments.mean + (delta * n) / total, variance: m2 / total };
 }

@@ -144,13 +144,28 @@ describe('KL estimators', () => {
   });
 
   it('finds the last masked position, empty rows give zeros', () => {
-    expectClose(values(lastTokenMask(t2([[0, 1, 1, 0], [0, 0, 0, 0]]))), [0, 0, 1, 0, 0, 0, 0, 0]);
+    expectClose(
+      values(
+        lastTokenMask(
+          t2([
+            [0, 1, 1, 0],
+            [0, 0, 0, 0],
+          ]),
+        ),
+      ),
+      [0, 0, 1, 0, 0, 0, 0, 0],
+    );
   });
 });
 
 describe('tokenEntropy', () => {
   it('is ln 2 for a fair coin and 0.562335 for (0.75, 0.25)', () => {
-    const logits = tf.tensor3d([[[0, 0], [Math.log(3), 0]]]);
+    const logits = tf.tensor3d([
+      [
+        [0, 0],
+        [Math.log(3), 0],
+      ],
+    ]);
     // -(0.75 ln 0.75 + 0.25 ln 0.25) = 0.215762 + 0.346574 = 0.562335
     expectClose(values(tokenEntropy(logits)), [0.693147, 0.562335]);
   });
@@ -194,7 +209,11 @@ describe('dpoLoss', () => {
 
 describe('bradleyTerryLoss', () => {
   it('is the cross-entropy against a soft label', () => {
-    const loss = bradleyTerryLoss({ chosenRewards: t1([1, 0]), rejectedRewards: t1([0, 0]), pChosen: t1([0.8, 0.5]) });
+    const loss = bradleyTerryLoss({
+      chosenRewards: t1([1, 0]),
+      rejectedRewards: t1([0, 0]),
+      pChosen: t1([0.8, 0.5]),
+    });
     // d = 1: -(0.8 log sig(1) + 0.2 log sig(-1)) = 0.8 * 0.313262 + 0.2 * 1.313262 = 0.513262
     // d = 0: -(0.5 ln 0.5 + 0.5 ln 0.5) = 0.693147
     // mean = (0.513262 + 0.693147) / 2 = 0.603204
@@ -210,7 +229,12 @@ describe('bradleyTerryLoss', () => {
     });
     // (3 * 0.513262 + 0.693147) / 4 = 0.558233
     expect(scalar(weighted)).toBeCloseTo(0.558233, 5);
-    const margin = bradleyTerryLoss({ chosenRewards: t1([1]), rejectedRewards: t1([0]), pChosen: t1([1]), margin: 1 });
+    const margin = bradleyTerryLoss({
+      chosenRewards: t1([1]),
+      rejectedRewards: t1([0]),
+      pChosen: t1([1]),
+      margin: 1,
+    });
     // d = 1 - 0 - 1 = 0: -log sigmoid(0) = 0.693147
     expect(scalar(margin)).toBeCloseTo(0.693147, 5);
   });
@@ -223,7 +247,12 @@ describe('sequence baselines', () => {
   });
 
   it('GRPO normalises per group and zeroes flat groups', () => {
-    const { advantages, flatGroups } = grpoAdvantages(t2([[1, 2, 3], [5, 5, 5]]));
+    const { advantages, flatGroups } = grpoAdvantages(
+      t2([
+        [1, 2, 3],
+        [5, 5, 5],
+      ]),
+    );
     // mean 2, sample std sqrt((1 + 0 + 1) / 2) = 1: (r - 2) / (1 + 1e-4)
     expectClose(values(advantages), [-0.9999, 0, 0.9999, 0, 0, 0], 4);
     expect(flatGroups).toBe(1);

@@ -164,7 +164,10 @@ export function clippedValueLoss(options: ClippedValueOptions): {
 } {
   const { values, oldValues, returns, mask, clipRange } = options;
   return tf.tidy(() => {
-    const clippedValues = tf.add(oldValues, tf.clipByValue(tf.sub(values, oldValues), -clipRange, clipRange));
+    const clippedValues = tf.add(
+      oldValues,
+      tf.clipByValue(tf.sub(values, oldValues), -clipRange, clipRange),
+    );
     const errorPlain = tf.square(tf.sub(values, returns));
     const errorClipped = tf.square(tf.sub(clippedValues, returns));
     const loss = tf.mul(0.5, maskedMean(tf.maximum(errorPlain, errorClipped), mask)) as tf.Scalar;
@@ -215,10 +218,16 @@ export interface KlPenaltyOptions {
  *   r_T += score                   at the last response token
  * Returns the rewards and the per-token kl (masked).
  */
-export function klPenaltyRewards(options: KlPenaltyOptions): { rewards: tf.Tensor2D; kl: tf.Tensor2D } {
+export function klPenaltyRewards(options: KlPenaltyOptions): {
+  rewards: tf.Tensor2D;
+  kl: tf.Tensor2D;
+} {
   const { mask, klCoef, estimator = 'k1' } = options;
   return tf.tidy(() => {
-    const kl = tf.mul(klEstimate(options.logprobs, options.refLogprobs, estimator), mask) as tf.Tensor2D;
+    const kl = tf.mul(
+      klEstimate(options.logprobs, options.refLogprobs, estimator),
+      mask,
+    ) as tf.Tensor2D;
     const lastToken = lastTokenMask(mask);
     const scoreAtEnd = tf.mul(lastToken, tf.expandDims(options.scores, 1));
     const rewards = tf.add(tf.mul(-klCoef, kl), scoreAtEnd) as tf.Tensor2D;
@@ -294,7 +303,9 @@ export function dpoLoss(options: DpoOptions): {
     }
     const chosenRewards = tf.mul(beta, chosenLogRatio) as tf.Tensor1D;
     const rejectedRewards = tf.mul(beta, rejectedLogRatio) as tf.Tensor1D;
-    const accuracy = tf.mean(tf.cast(tf.greater(chosenRewards, rejectedRewards), 'float32')) as tf.Scalar;
+    const accuracy = tf.mean(
+      tf.cast(tf.greater(chosenRewards, rejectedRewards), 'float32'),
+    ) as tf.Scalar;
     return { loss: tf.mean(losses) as tf.Scalar, chosenRewards, rejectedRewards, accuracy };
   });
 }

@@ -18,11 +18,45 @@ describe('tensor memory', () => {
     const prompts = toyPrompts();
     const cfg = { sampling: { maxNewTokens: 6 }, optimizer: { learningRate: 0.01 } };
     const trainers: [string, OnlineTrainer][] = [
-      ['ppo', await PpoTrainer.create({ policy, reward, prompts, config: { ...cfg, batchSize: 8, miniBatchSize: 4 } })],
-      ['grpo', await PolicyGradientTrainer.create({ policy, reward, prompts, config: { ...cfg, algo: 'grpo', epochs: 2 } })],
-      ['reinforce', await PolicyGradientTrainer.create({ policy, reward, prompts, config: { ...cfg, algo: 'reinforce' } })],
-      ['online-dpo', await OnlineDpoTrainer.create({ policy, judge: reward, prompts, config: cfg })],
-      ['dpo', await DpoTrainer.create({ policy, records: toyPreferences(40, 1), config: { epochs: 3, optimizer: cfg.optimizer } })],
+      [
+        'ppo',
+        await PpoTrainer.create({
+          policy,
+          reward,
+          prompts,
+          config: { ...cfg, batchSize: 8, miniBatchSize: 4 },
+        }),
+      ],
+      [
+        'grpo',
+        await PolicyGradientTrainer.create({
+          policy,
+          reward,
+          prompts,
+          config: { ...cfg, algo: 'grpo', epochs: 2 },
+        }),
+      ],
+      [
+        'reinforce',
+        await PolicyGradientTrainer.create({
+          policy,
+          reward,
+          prompts,
+          config: { ...cfg, algo: 'reinforce' },
+        }),
+      ],
+      [
+        'online-dpo',
+        await OnlineDpoTrainer.create({ policy, judge: reward, prompts, config: cfg }),
+      ],
+      [
+        'dpo',
+        await DpoTrainer.create({
+          policy,
+          records: toyPreferences(40, 1),
+          config: { epochs: 3, optimizer: cfg.optimizer },
+        }),
+      ],
     ];
     for (const [name, trainer] of trainers) {
       // The first steps allocate what lives for the whole run (moments, caches).

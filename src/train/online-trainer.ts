@@ -155,9 +155,18 @@ export abstract class OnlineTrainer {
 
     let checkpoint: string | undefined;
     const due = this.settings.checkpointEvery > 0 && step % this.settings.checkpointEvery === 0;
-    if (this.options.checkpointDir && (due || (this.haltReason && !skipped))) checkpoint = this.saveCheckpoint();
+    if (this.options.checkpointDir && (due || (this.haltReason && !skipped)))
+      checkpoint = this.saveCheckpoint();
 
-    const result: StepResult = { step, metrics, skipped, halted: this.haltReason, warnings, checkpoint, samples: out.samples };
+    const result: StepResult = {
+      step,
+      metrics,
+      skipped,
+      halted: this.haltReason,
+      warnings,
+      checkpoint,
+      samples: out.samples,
+    };
     this.options.onStep?.(result);
     return result;
   }
@@ -194,7 +203,9 @@ export abstract class OnlineTrainer {
    * Returns false when there is nothing to resume from.
    */
   async resume(checkpoint?: string): Promise<boolean> {
-    const path = checkpoint ?? (this.options.checkpointDir ? latestCheckpoint(this.options.checkpointDir) : undefined);
+    const path =
+      checkpoint ??
+      (this.options.checkpointDir ? latestCheckpoint(this.options.checkpointDir) : undefined);
     if (!path) return false;
     const stored = await this.state.load(path);
     this.completed = stored.step;
@@ -234,6 +245,7 @@ function dropMetricsAfter(file: string, stage: string, step: number): void {
 
 function pickProgressInfo(metrics: Record<string, number>): Record<string, number> {
   const info: Record<string, number> = {};
-  for (const key of ['score/mean', 'objective/kl', 'loss/total']) if (key in metrics) info[key] = metrics[key];
+  for (const key of ['score/mean', 'objective/kl', 'loss/total'])
+    if (key in metrics) info[key] = metrics[key];
   return info;
 }

@@ -17,7 +17,10 @@ afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 async function trainToy(config: PolicyGradientConfigInput) {
   const policy = new ToyCausalLM({ seed: 1 });
   const trainer = await PolicyGradientTrainer.create({
-    policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config,
+    policy,
+    reward: new LetterFractionReward('a'),
+    prompts: toyPrompts(),
+    config,
   });
   const results = await trainer.train({ silent: true });
   trainer.dispose();
@@ -43,7 +46,11 @@ const common = {
 describe('sequence-level policy gradients on the toy task', () => {
   for (const algo of ['reinforce', 'rloo', 'grpo'] as const) {
     it(`${algo} raises the reward far above where it started with a finite KL`, async () => {
-      const { results, first, last } = await trainToy({ ...common, algo, epochs: algo === 'grpo' ? 2 : 1 });
+      const { results, first, last } = await trainToy({
+        ...common,
+        algo,
+        epochs: algo === 'grpo' ? 2 : 1,
+      });
       expect(first).toBeLessThan(0.2);
       expect(last).toBeGreaterThan(0.6);
       for (const r of results) expect(Number.isFinite(r.metrics['objective/kl'])).toBe(true);
@@ -53,7 +60,12 @@ describe('sequence-level policy gradients on the toy task', () => {
 
   it('GRPO counts groups whose rewards are all equal', async () => {
     // With one-token responses most groups of 4 share the same (zero) reward.
-    const { results } = await trainToy({ ...common, algo: 'grpo', steps: 2, sampling: { maxNewTokens: 1 } });
+    const { results } = await trainToy({
+      ...common,
+      algo: 'grpo',
+      steps: 2,
+      sampling: { maxNewTokens: 1 },
+    });
     const flat = results[0].metrics['reward/flat_groups'];
     expect(flat).toBeGreaterThanOrEqual(1);
     expect(flat).toBeLessThanOrEqual(4);
@@ -61,15 +73,20 @@ describe('sequence-level policy gradients on the toy task', () => {
 
   it('follows the learning-rate schedule over the steps', async () => {
     const { results } = await trainToy({
-      ...common, algo: 'rloo', steps: 4,
+      ...common,
+      algo: 'rloo',
+      steps: 4,
       optimizer: { learningRate: 0.04, schedule: 'linear', warmupSteps: 2 },
     });
-    // warmup: 0.04 * 1/2, 0.04 * 2/2; then linear decay over the 2 remaining steps: 0.04 * (1 - 0), 0.04 * (1 - 1/2)
+    // warmup: 0.04 * 1/2, 0.04 * 2/2;
+    // then linear decay over the 2 remaining steps: 0.04 * (1 - 0), 0.04 * (1 - 1/2)
     expect(results.map((r) => r.metrics['optimizer/lr'])).toEqual([0.02, 0.04, 0.04, 0.02]);
   });
 
   it('rejects RLOO with a single sample per prompt, naming the setting', async () => {
-    await expect(trainToy({ ...common, algo: 'rloo', samplesPerPrompt: 1 })).rejects.toThrow(/samplesPerPrompt >= 2/);
+    await expect(trainToy({ ...common, algo: 'rloo', samplesPerPrompt: 1 })).rejects.toThrow(
+      /samplesPerPrompt >= 2/,
+    );
   });
 });
 
@@ -79,13 +96,19 @@ describe('policy-gradient checkpoints', () => {
     const run = async (dir: string, steps: number, resume: boolean) => {
       const policy = new ToyCausalLM({ seed: 1 });
       const trainer = await PolicyGradientTrainer.create({
-        policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config, checkpointDir: dir,
+        policy,
+        reward: new LetterFractionReward('a'),
+        prompts: toyPrompts(),
+        config,
+        checkpointDir: dir,
       });
       if (resume) expect(await trainer.resume()).toBe(true);
       const results = await trainer.train({ steps, silent: true });
       trainer.dispose();
       policy.dispose();
-      return results.map((r) => Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !k.startsWith('perf/'))));
+      return results.map((r) =>
+        Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !k.startsWith('perf/'))),
+      );
     };
     const straight = await run(join(workDir, 'a'), 4, false);
     await run(join(workDir, 'b'), 2, false);

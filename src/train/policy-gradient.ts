@@ -23,7 +23,12 @@ import {
   reinforceLoss,
   rlooAdvantages,
 } from './losses.ts';
-import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
+import {
+  OnlineTrainer,
+  type AlgorithmStepOutput,
+  type OnlineTrainerOptions,
+  type RunSettings,
+} from './online-trainer.ts';
 import {
   type PolicyGradientConfig,
   type PolicyGradientConfigInput,
@@ -77,13 +82,21 @@ export class PolicyGradientTrainer extends OnlineTrainer {
     this.config = validateSettings(policyGradientConfigSchema, options.config, 'rl');
     const { algo, samplesPerPrompt } = this.config;
     if (algo !== 'reinforce' && samplesPerPrompt < 2) {
-      throw new InputError(`${algo} needs samplesPerPrompt >= 2 (got ${samplesPerPrompt}): its baseline comes from the other samples`, {
-        field: 'rl.samplesPerPrompt',
-      });
+      throw new InputError(
+        `${algo} needs samplesPerPrompt >= 2 (got ${samplesPerPrompt}): ` +
+          'its baseline comes from the other samples',
+        {
+          field: 'rl.samplesPerPrompt',
+        },
+      );
     }
     this.stage = algo;
     this.reward = options.reward;
-    this.state = new TrainingState({ policy: options.policy.trainableVariables() }, this.config.optimizer, this.config.steps);
+    this.state = new TrainingState(
+      { policy: options.policy.trainableVariables() },
+      this.config.optimizer,
+      this.config.steps,
+    );
   }
 
   protected get settings(): RunSettings {
@@ -96,7 +109,11 @@ export class PolicyGradientTrainer extends OnlineTrainer {
     const beta = cfg.kl.coef;
 
     // 1. Rollout: k samples of each prompt, grouped consecutively
-    const distinct = promptsForStep(this.prompts, { step, count: cfg.promptsPerStep, seed: cfg.seed });
+    const distinct = promptsForStep(this.prompts, {
+      step,
+      count: cfg.promptsPerStep,
+      seed: cfg.seed,
+    });
     const rows = distinct.flatMap((p) => Array.from({ length: k }, () => p));
     const rolloutStart = this.clock();
     const rollout = await sampleRollout(this.policy, rows, cfg.sampling, rng.int(2 ** 31));
@@ -106,7 +123,10 @@ export class PolicyGradientTrainer extends OnlineTrainer {
     // 2. Reward
     const { scores, failures } = await scoreRollout(this.reward, rollout);
     const keep = scores.map(Number.isFinite);
-    const shaped = clipScores(penaliseUnfinished(scores, rollout.ended, cfg.missingEosPenalty), cfg.rewardClip);
+    const shaped = clipScores(
+      penaliseUnfinished(scores, rollout.ended, cfg.missingEosPenalty),
+      cfg.rewardClip,
+    );
 
     // 3. Log-probs under the policy and the reference; sequence KL and entropy
     const packed = packSequences(rollout.promptTokens, rollout.responseTokens, keep);
@@ -116,11 +136,21 @@ export class PolicyGradientTrainer extends OnlineTrainer {
       const width = logits.shape[1];
       return {
         oldLogprobs: nextTokenLogprobs(logits, packed.tokens),
-        entropy: tf.sum(tf.mul(entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mask), 1),
+        entropy: tf.sum(
+          tf.mul(entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mask),
+          1,
+        ),
       };
     });
-    const refLogprobs = tf.tidy(() => nextTokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
-    const klPerSeq = tf.tidy(() => Array.from(tf.sum(tf.mul(klEstimate(oldLogprobs, refLogprobs, 'k1'), mask), 1).dataSync()));
+    const refLogprobs = tf.tidy(() =>
+      nextTokenLogprobs(
+        this.reference.forward(packed.tokens, packed.attention).logits,
+        packed.tokens,
+      ),
+    );
+    const klPerSeq = tf.tidy(() =>
+      Array.from(tf.sum(tf.mul(klEstimate(oldLogprobs, refLogprobs, 'k1'), mask), 1).dataSync()),
+    );
     const entropyPerSeq = Array.from(entropy.dataSync());
     entropy.dispose();
 
@@ -131,7 +161,11 @@ export class PolicyGradientTrainer extends OnlineTrainer {
 
     // 5. Update
     const batch: StepBatch = {
-      tokens: packed.tokens, attention: packed.attention, mask, oldLogprobs, refLogprobs,
+      tokens: packed.tokens,
+      attention: packed.attention,
+      mask,
+      oldLogprobs,
+      refLogprobs,
       advantages: tf.tensor1d(advantages.map((a, i) => (keep[i] ? a : 0))),
     };
     const update = this.optimise(batch, rng);
@@ -169,7 +203,9 @@ export class PolicyGradientTrainer extends OnlineTrainer {
       skipped: update.skipped,
       warnings: guards.warnings,
       halt: guards.halt,
-      samples: rows.slice(0, 4).map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: scores[i] })),
+      samples: rows
+        .slice(0, 4)
+        .map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: scores[i] })),
     };
   }
 
@@ -181,9 +217,15 @@ export class PolicyGradientTrainer extends OnlineTrainer {
       const batchMean = mean(rewards);
       const baseline = cfg.baseline === 'batch-mean' ? batchMean : (this.baseline ?? batchMean);
       if (cfg.baseline === 'moving-average') {
-        this.baseline = this.baseline === undefined ? batchMean : cfg.baselineDecay * this.baseline + (1 - cfg.baselineDecay) * batchMean;
+        this.baseline =
+          this.baseline === undefined
+            ? batchMean
+            : cfg.baselineDecay * this.baseline + (1 - cfg.baselineDecay) * batchMean;
       }
-      return { advantages: rewards.map((r) => r - baseline), extra: { 'policy/baseline': baseline } };
+      return {
+        advantages: rewards.map((r) => r - baseline),
+        extra: { 'policy/baseline': baseline },
+      };
     }
     const grouped = tf.tensor2d(rewards, [rewards.length / k, k]);
     try {
@@ -222,21 +264,44 @@ export class PolicyGradientTrainer extends OnlineTrainer {
           refLogprobs: selectRows(batch.refLogprobs, idx),
           advantages: selectRows(batch.advantages, idx),
         };
-        const result = this.state.update((): { loss: tf.Scalar; aux: Record<string, tf.Scalar> } => {
-          const logprobs = nextTokenLogprobs(this.policy.forward(mb.tokens, mb.attention).logits, mb.tokens);
-          if (cfg.algo !== 'grpo') {
-            const sequenceLogprobs = tf.sum(tf.mul(logprobs, mb.mask), 1) as tf.Tensor1D;
-            // Scaled by rows / batch so minibatches of one step add up to the batch's gradient.
-            const loss = tf.mul(reinforceLoss(sequenceLogprobs, mb.advantages), idx.length / rows) as tf.Scalar;
-            const logRatio = tf.sub(logprobs, mb.oldLogprobs);
-            return { loss, aux: { policyLoss: loss, approxKl: tf.mul(0.5, maskedMean(tf.square(logRatio), mb.mask)) as tf.Scalar } };
-          }
-          const tokenAdvantages = tf.mul(tf.expandDims(mb.advantages, 1), mb.mask) as tf.Tensor2D;
-          const pg = clippedPolicyLoss({ logprobs, oldLogprobs: mb.oldLogprobs, advantages: tokenAdvantages, mask: mb.mask, clipRange: cfg.clipRange });
-          const kl = maskedMean(klEstimate(logprobs, mb.refLogprobs, 'k3'), mb.mask);
-          const loss = tf.add(pg.loss, tf.mul(cfg.kl.coef, kl)) as tf.Scalar;
-          return { loss, aux: { policyLoss: pg.loss, clipFraction: pg.clipFraction, approxKl: pg.approxKl } };
-        });
+        const result = this.state.update(
+          (): { loss: tf.Scalar; aux: Record<string, tf.Scalar> } => {
+            const logprobs = nextTokenLogprobs(
+              this.policy.forward(mb.tokens, mb.attention).logits,
+              mb.tokens,
+            );
+            if (cfg.algo !== 'grpo') {
+              const sequenceLogprobs = tf.sum(tf.mul(logprobs, mb.mask), 1) as tf.Tensor1D;
+              // Scaled by rows / batch so minibatches of one step add up to the batch's gradient.
+              const loss = tf.mul(
+                reinforceLoss(sequenceLogprobs, mb.advantages),
+                idx.length / rows,
+              ) as tf.Scalar;
+              const logRatio = tf.sub(logprobs, mb.oldLogprobs);
+              return {
+                loss,
+                aux: {
+                  policyLoss: loss,
+                  approxKl: tf.mul(0.5, maskedMean(tf.square(logRatio), mb.mask)) as tf.Scalar,
+                },
+              };
+            }
+            const tokenAdvantages = tf.mul(tf.expandDims(mb.advantages, 1), mb.mask) as tf.Tensor2D;
+            const pg = clippedPolicyLoss({
+              logprobs,
+              oldLogprobs: mb.oldLogprobs,
+              advantages: tokenAdvantages,
+              mask: mb.mask,
+              clipRange: cfg.clipRange,
+            });
+            const kl = maskedMean(klEstimate(logprobs, mb.refLogprobs, 'k3'), mb.mask);
+            const loss = tf.add(pg.loss, tf.mul(cfg.kl.coef, kl)) as tf.Scalar;
+            return {
+              loss,
+              aux: { policyLoss: pg.loss, clipFraction: pg.clipFraction, approxKl: pg.approxKl },
+            };
+          },
+        );
         tf.dispose(Object.values(mb));
         if (!result.applied) {
           skipped = true;

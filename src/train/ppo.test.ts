@@ -51,7 +51,14 @@ describe('PPO on the toy task', () => {
     const scores = results.map((r) => r.metrics['score/mean']);
     const first = (scores[0] + scores[1]) / 2;
     const last = (scores.at(-1)! + scores.at(-2)!) / 2;
-    console.log('ppo score', first.toFixed(3), '->', last.toFixed(3), 'kl', results.at(-1)!.metrics['objective/kl']);
+    console.log(
+      'ppo score',
+      first.toFixed(3),
+      '->',
+      last.toFixed(3),
+      'kl',
+      results.at(-1)!.metrics['objective/kl'],
+    );
     expect(first).toBeLessThan(0.2);
     expect(last).toBeGreaterThan(0.6);
     for (const r of results) expect(Number.isFinite(r.metrics['objective/kl'])).toBe(true);
@@ -59,9 +66,23 @@ describe('PPO on the toy task', () => {
     expect(calls).toBe(30);
     const written = readMetrics(metricsFile);
     expect(written).toHaveLength(30);
-    for (const name of ['objective/kl', 'objective/entropy', 'objective/kl_coef', 'policy/clipfrac', 'policy/approxkl',
-      'loss/policy', 'loss/value', 'val/vpred', 'val/error', 'reward/mean', 'reward/std', 'score/mean', 'len/mean',
-      'perf/step_ms', 'perf/tokens_per_s']) {
+    for (const name of [
+      'objective/kl',
+      'objective/entropy',
+      'objective/kl_coef',
+      'policy/clipfrac',
+      'policy/approxkl',
+      'loss/policy',
+      'loss/value',
+      'val/vpred',
+      'val/error',
+      'reward/mean',
+      'reward/std',
+      'score/mean',
+      'len/mean',
+      'perf/step_ms',
+      'perf/tokens_per_s',
+    ]) {
       expect(typeof written[0][name]).toBe('number');
     }
     trainer.dispose();
@@ -71,18 +92,37 @@ describe('PPO on the toy task', () => {
 
 /** Metrics without the wall-clock ones, for comparing runs. */
 function comparable(records: Record<string, unknown>[]): Record<string, unknown>[] {
-  return records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('perf/') && k !== 'time')));
+  return records.map((r) =>
+    Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('perf/') && k !== 'time')),
+  );
 }
 
 describe('PPO on a tiny LlamaModel', () => {
   it('raises the reward of a random 1-layer Llama', async () => {
     const config = {
-      dim: 16, hiddenDim: 32, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 16, maxSeqLen: 64,
-      normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved' as const, tiedEmbeddings: false, qkvBias: false,
+      dim: 16,
+      hiddenDim: 32,
+      nLayers: 1,
+      nHeads: 2,
+      nKvHeads: 1,
+      vocabSize: 16,
+      maxSeqLen: 64,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      ropeStyle: 'interleaved' as const,
+      tiedEmbeddings: false,
+      qkvBias: false,
     };
-    const policy = await LlamaModel.fromWeights(config, randomWeights(config, 4, 0.5), new ToyTokenizer(16));
+    const policy = await LlamaModel.fromWeights(
+      config,
+      randomWeights(config, 4, 0.5),
+      new ToyTokenizer(16),
+    );
     const trainer = await PpoTrainer.create({
-      policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config: { ...toyConfig, steps: 25 },
+      policy,
+      reward: new LetterFractionReward('a'),
+      prompts: toyPrompts(),
+      config: { ...toyConfig, steps: 25 },
     });
     const results = await trainer.train({ silent: true });
     const scores = results.map((r) => r.metrics['score/mean']);
@@ -98,13 +138,22 @@ describe('PPO on a tiny LlamaModel', () => {
 
 describe('PPO checkpoints', () => {
   it('resumed run follows the same curve as an uninterrupted one', async () => {
-    const config = { ...toyConfig, steps: 6, checkpointEvery: 3, kl: { coef: 0.01, adaptive: true, target: 1, horizon: 100 } };
+    const config = {
+      ...toyConfig,
+      steps: 6,
+      checkpointEvery: 3,
+      kl: { coef: 0.01, adaptive: true, target: 1, horizon: 100 },
+    };
     const run = async (dir: string, steps: number, resume: boolean) => {
       mkdirSync(dir, { recursive: true });
       const policy = new ToyCausalLM({ seed: 1 });
       const trainer = await PpoTrainer.create({
-        policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config,
-        metrics: new MetricsWriter(join(dir, 'metrics.jsonl')), checkpointDir: join(dir, 'checkpoints'),
+        policy,
+        reward: new LetterFractionReward('a'),
+        prompts: toyPrompts(),
+        config,
+        metrics: new MetricsWriter(join(dir, 'metrics.jsonl')),
+        checkpointDir: join(dir, 'checkpoints'),
       });
       if (resume) expect(await trainer.resume()).toBe(true);
       await trainer.train({ steps, silent: true });
@@ -146,7 +195,12 @@ class OverflowOnce implements RewardSource {
 describe('PPO guardrails', () => {
   it('skips a step whose loss overflows and restores the last good state', async () => {
     const policy = new ToyCausalLM({ seed: 1 });
-    const trainer = await PpoTrainer.create({ policy, reward: new OverflowOnce(2), prompts: toyPrompts(), config: toyConfig });
+    const trainer = await PpoTrainer.create({
+      policy,
+      reward: new OverflowOnce(2),
+      prompts: toyPrompts(),
+      config: toyConfig,
+    });
     await trainer.trainStep();
     const good = policy.trainableVariables().map((v) => Array.from(v.dataSync()));
     const bad = await trainer.trainStep();
@@ -166,7 +220,10 @@ describe('PPO guardrails', () => {
     // exactly from the reference, so the k1 estimate is -KL(ref || policy) < 0.
     const reference = new SharpenedModel(policy.cloneFrozen(), 4);
     const trainer = await PpoTrainer.create({
-      policy, reference, reward: new LetterFractionReward('a'), prompts: toyPrompts(),
+      policy,
+      reference,
+      reward: new LetterFractionReward('a'),
+      prompts: toyPrompts(),
       config: { ...toyConfig, sampling: { maxNewTokens: 8, temperature: 0.25 } },
     });
     const result = await trainer.trainStep();
@@ -183,12 +240,24 @@ describe('PPO guardrails', () => {
     const policy = new ToyCausalLM({ seed: 1 });
     const flaky: RewardSource = {
       id: 'flaky',
-      score: async (items) => items.map((item, i) => (i % 4 === 0 ? { ok: false, reason: 'judge timed out' } : { ok: true, reward: item.response.length })),
+      score: async (items) =>
+        items.map((item, i) =>
+          i % 4 === 0
+            ? { ok: false, reason: 'judge timed out' }
+            : { ok: true, reward: item.response.length },
+        ),
     };
-    const trainer = await PpoTrainer.create({ policy, reward: flaky, prompts: toyPrompts(), config: toyConfig });
+    const trainer = await PpoTrainer.create({
+      policy,
+      reward: flaky,
+      prompts: toyPrompts(),
+      config: toyConfig,
+    });
     const result = await trainer.trainStep();
     expect(result.metrics['reward/failures']).toBe(4);
-    expect(result.warnings.join(' ')).toMatch(/4 responses had no reward \(first: judge timed out\)/);
+    expect(result.warnings.join(' ')).toMatch(
+      /4 responses had no reward \(first: judge timed out\)/,
+    );
     expect(Number.isFinite(result.metrics['loss/total'])).toBe(true);
     expect(result.skipped).toBe(false);
     trainer.dispose();
@@ -197,7 +266,13 @@ describe('PPO guardrails', () => {
 
   it('names the offending setting of a bad config', async () => {
     const policy = new ToyCausalLM({ seed: 1 });
-    const make = (config: object) => PpoTrainer.create({ policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(), config });
+    const make = (config: object) =>
+      PpoTrainer.create({
+        policy,
+        reward: new LetterFractionReward('a'),
+        prompts: toyPrompts(),
+        config,
+      });
     await expect(make({ kl: { coef: -1 } })).rejects.toThrow(/field "ppo\.kl\.coef"/);
     await expect(make({ clip_range: 0.2 })).rejects.toThrow(/field "ppo\.clip_range": unknown key/);
     policy.dispose();
@@ -206,7 +281,9 @@ describe('PPO guardrails', () => {
   it('stops the epochs early once approx KL passes the limit', async () => {
     const policy = new ToyCausalLM({ seed: 1 });
     const trainer = await PpoTrainer.create({
-      policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(),
+      policy,
+      reward: new LetterFractionReward('a'),
+      prompts: toyPrompts(),
       config: { ...toyConfig, epochs: 4, earlyStopApproxKl: 1e-9 },
     });
     await trainer.trainStep(); // epoch 1 has ratio 1 at its first minibatch, then moves
@@ -219,13 +296,17 @@ describe('PPO guardrails', () => {
   it('stops when KL runs away', async () => {
     const policy = new ToyCausalLM({ seed: 1 });
     const trainer = await PpoTrainer.create({
-      policy, reward: new LetterFractionReward('a'), prompts: toyPrompts(),
+      policy,
+      reward: new LetterFractionReward('a'),
+      prompts: toyPrompts(),
       config: { ...toyConfig, kl: { coef: 0, warnAt: 0.3, stopAt: 3 } },
     });
     const results = await trainer.train({ steps: 30, silent: true });
     expect(results.length).toBeLessThan(30);
     expect(results.at(-1)!.halted).toMatch(/above the stop threshold 3/);
-    expect(results.some((r) => r.warnings.some((w) => w.includes('warning threshold 0.3')))).toBe(true);
+    expect(results.some((r) => r.warnings.some((w) => w.includes('warning threshold 0.3')))).toBe(
+      true,
+    );
     await expect(trainer.trainStep()).rejects.toBeInstanceOf(TrainingHaltedError);
     trainer.dispose();
     policy.dispose();
@@ -234,19 +315,38 @@ describe('PPO guardrails', () => {
 
 /** Wraps a model and multiplies its logits by `factor` (a temperature of 1 / factor). */
 class SharpenedModel implements CausalLM {
-  constructor(private readonly inner: CausalLM, private readonly factor: number) {}
-  get config() { return this.inner.config; }
-  get tokenizer() { return this.inner.tokenizer; }
+  constructor(
+    private readonly inner: CausalLM,
+    private readonly factor: number,
+  ) {}
+  get config() {
+    return this.inner.config;
+  }
+  get tokenizer() {
+    return this.inner.tokenizer;
+  }
   forward(tokens: tf.Tensor2D, mask?: tf.Tensor2D): ForwardOutput {
     const out = this.inner.forward(tokens, mask);
     const logits = tf.mul(out.logits, this.factor) as tf.Tensor3D;
     out.logits.dispose();
     return { logits, hidden: out.hidden };
   }
-  generate(): never { throw new Error('not used'); }
-  scoreContinuations(): never { throw new Error('not used'); }
-  trainableVariables() { return []; }
-  cloneFrozen(): CausalLM { return this; }
-  exportWeights() { return this.inner.exportWeights(); }
-  dispose() { this.inner.dispose(); }
+  generate(): never {
+    throw new Error('not used');
+  }
+  scoreContinuations(): never {
+    throw new Error('not used');
+  }
+  trainableVariables() {
+    return [];
+  }
+  cloneFrozen(): CausalLM {
+    return this;
+  }
+  exportWeights() {
+    return this.inner.exportWeights();
+  }
+  dispose() {
+    this.inner.dispose();
+  }
 }

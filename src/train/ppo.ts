@@ -25,7 +25,13 @@ import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
 import { validateSettings } from './config-file.ts';
 import { stepGuards } from './guardrails.ts';
-import { emptyMoments, type KlControllerState, type RunningMoments, updateKlCoef, updateMoments } from './kl-control.ts';
+import {
+  emptyMoments,
+  type KlControllerState,
+  type RunningMoments,
+  updateKlCoef,
+  updateMoments,
+} from './kl-control.ts';
 import {
   clippedPolicyLoss,
   clippedValueLoss,
@@ -34,7 +40,12 @@ import {
   maskedMean,
   whiten,
 } from './losses.ts';
-import { OnlineTrainer, type AlgorithmStepOutput, type OnlineTrainerOptions, type RunSettings } from './online-trainer.ts';
+import {
+  OnlineTrainer,
+  type AlgorithmStepOutput,
+  type OnlineTrainerOptions,
+  type RunSettings,
+} from './online-trainer.ts';
 import { type PpoConfig, type PpoConfigInput, ppoConfigSchema } from './ppo-config.ts';
 import {
   clipScores,
@@ -92,14 +103,18 @@ export class PpoTrainer extends OnlineTrainer {
     super(options);
     this.config = validateSettings(ppoConfigSchema, options.config, 'ppo');
     this.reward = options.reward;
-    this.valueHead = options.valueHead ?? new ValueHead({ dim: options.policy.config.dim, seed: this.config.seed });
+    this.valueHead =
+      options.valueHead ??
+      new ValueHead({ dim: options.policy.config.dim, seed: this.config.seed });
     this.state = new TrainingState(
       { policy: options.policy.trainableVariables(), value: this.valueHead.variables() },
       this.config.optimizer,
       this.config.steps,
     );
     const kl = this.config.kl;
-    this.kl = kl.adaptive ? { value: kl.coef, target: kl.target, horizon: kl.horizon } : { value: kl.coef };
+    this.kl = kl.adaptive
+      ? { value: kl.coef, target: kl.target, horizon: kl.horizon }
+      : { value: kl.coef };
   }
 
   protected get settings(): RunSettings {
@@ -172,7 +187,9 @@ export class PpoTrainer extends OnlineTrainer {
       skipReason: update.skipped ? 'the loss or a gradient' : undefined,
       warnings: guards.warnings,
       halt: guards.halt,
-      samples: rollout.prompts.slice(0, 4).map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: scores[i] })),
+      samples: rollout.prompts
+        .slice(0, 4)
+        .map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], score: scores[i] })),
     };
   }
 
@@ -198,11 +215,19 @@ export class PpoTrainer extends OnlineTrainer {
       const width = hidden.shape[1];
       return {
         oldLogprobs: nextTokenLogprobs(logits, packed.tokens),
-        oldValues: tf.mul(this.valueHead.apply(tf.slice(hidden, [0, 0, 0], [-1, width - 1, -1])), mask) as tf.Tensor2D,
+        oldValues: tf.mul(
+          this.valueHead.apply(tf.slice(hidden, [0, 0, 0], [-1, width - 1, -1])),
+          mask,
+        ) as tf.Tensor2D,
         entropy: entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])),
       };
     });
-    const refLogprobs = tf.tidy(() => nextTokenLogprobs(this.reference.forward(packed.tokens, packed.attention).logits, packed.tokens));
+    const refLogprobs = tf.tidy(() =>
+      nextTokenLogprobs(
+        this.reference.forward(packed.tokens, packed.attention).logits,
+        packed.tokens,
+      ),
+    );
     const scores = tf.tensor1d(shaped.map((s) => (Number.isFinite(s) ? s : 0)));
     const { rewards, kl } = klPenaltyRewards({
       scores,
@@ -212,12 +237,26 @@ export class PpoTrainer extends OnlineTrainer {
       klCoef: this.kl.value,
       estimator: cfg.kl.estimator,
     });
-    const { advantages: rawAdvantages, returns } = gae({ rewards, values: oldValues, mask, gamma: cfg.gamma, lambda: cfg.lambda });
-    const advantages = cfg.whitenAdvantages ? (whiten(rawAdvantages, mask) as tf.Tensor2D) : rawAdvantages;
+    const { advantages: rawAdvantages, returns } = gae({
+      rewards,
+      values: oldValues,
+      mask,
+      gamma: cfg.gamma,
+      lambda: cfg.lambda,
+    });
+    const advantages = cfg.whitenAdvantages
+      ? (whiten(rawAdvantages, mask) as tf.Tensor2D)
+      : rawAdvantages;
     if (advantages !== rawAdvantages) rawAdvantages.dispose();
     tf.dispose([scores, refLogprobs]);
     const batch: StepTensors = {
-      tokens: packed.tokens, attention: packed.attention, mask, oldLogprobs, oldValues, advantages, returns,
+      tokens: packed.tokens,
+      attention: packed.attention,
+      mask,
+      oldLogprobs,
+      oldValues,
+      advantages,
+      returns,
     };
     return { batch, perToken: { kl, rewards, entropy } };
   }
@@ -259,7 +298,17 @@ export class PpoTrainer extends OnlineTrainer {
   private optimise(batch: StepTensors, rng: Rng) {
     const cfg = this.config;
     const rows = batch.tokens.shape[0];
-    const sums = { policyLoss: 0, valueLoss: 0, totalLoss: 0, clipFraction: 0, approxKl: 0, vpred: 0, valueError: 0, valueClipFraction: 0, gradNorm: 0 };
+    const sums = {
+      policyLoss: 0,
+      valueLoss: 0,
+      totalLoss: 0,
+      clipFraction: 0,
+      approxKl: 0,
+      vpred: 0,
+      valueError: 0,
+      valueClipFraction: 0,
+      gradNorm: 0,
+    };
     let updates = 0;
     let epochs = 0;
     let skipped = false;
@@ -276,11 +325,26 @@ export class PpoTrainer extends OnlineTrainer {
           const width = hidden.shape[1];
           const logprobs = nextTokenLogprobs(logits, mb.tokens);
           const values = this.valueHead.apply(tf.slice(hidden, [0, 0, 0], [-1, width - 1, -1]));
-          const pg = clippedPolicyLoss({ logprobs, oldLogprobs: mb.oldLogprobs, advantages: mb.advantages, mask: mb.mask, clipRange: cfg.clipRange });
-          const vf = clippedValueLoss({ values, oldValues: mb.oldValues, returns: mb.returns, mask: mb.mask, clipRange: cfg.clipRangeValue });
+          const pg = clippedPolicyLoss({
+            logprobs,
+            oldLogprobs: mb.oldLogprobs,
+            advantages: mb.advantages,
+            mask: mb.mask,
+            clipRange: cfg.clipRange,
+          });
+          const vf = clippedValueLoss({
+            values,
+            oldValues: mb.oldValues,
+            returns: mb.returns,
+            mask: mb.mask,
+            clipRange: cfg.clipRangeValue,
+          });
           let loss = tf.add(pg.loss, tf.mul(cfg.valueCoef, vf.loss)) as tf.Scalar;
           if (cfg.entropyCoef > 0) {
-            const entropy = maskedMean(entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])), mb.mask);
+            const entropy = maskedMean(
+              entropyFromLogits(tf.slice(logits, [0, 0, 0], [-1, width - 1, -1])),
+              mb.mask,
+            );
             loss = tf.sub(loss, tf.mul(cfg.entropyCoef, entropy)) as tf.Scalar;
           }
           return {
@@ -301,7 +365,8 @@ export class PpoTrainer extends OnlineTrainer {
           skipped = true;
           break;
         }
-        for (const key of Object.keys(result.aux)) (sums as Record<string, number>)[key] += result.aux[key];
+        for (const key of Object.keys(result.aux))
+          (sums as Record<string, number>)[key] += result.aux[key];
         sums.totalLoss += result.loss;
         sums.gradNorm += result.gradNorm;
         updates++;
@@ -310,7 +375,8 @@ export class PpoTrainer extends OnlineTrainer {
       }
       epochs++;
       // Early stop on KL: the policy has moved far enough from the rollout policy this step.
-      if (cfg.earlyStopApproxKl > 0 && epochKl / Math.max(epochUpdates, 1) > cfg.earlyStopApproxKl) break;
+      if (cfg.earlyStopApproxKl > 0 && epochKl / Math.max(epochUpdates, 1) > cfg.earlyStopApproxKl)
+        break;
     }
     const avg = (x: number) => (updates > 0 ? x / updates : Number.NaN);
     return {

@@ -24,11 +24,13 @@ export const rewardModelConfigSchema = z.strictObject({
    * Multiplies each record's weight by the weight of its source, to mix human and AI labels,
    * e.g. { human: 3, ai: 1 }. Missing sources weigh 1.
    */
-  sourceWeights: z.strictObject({
-    ai: z.number().min(0).optional(),
-    human: z.number().min(0).optional(),
-    verifier: z.number().min(0).optional(),
-  }).default({}),
+  sourceWeights: z
+    .strictObject({
+      ai: z.number().min(0).optional(),
+      human: z.number().min(0).optional(),
+      verifier: z.number().min(0).optional(),
+    })
+    .default({}),
   /** Longest prompt kept, in tokens (its start is cut). */
   maxPromptTokens: z.number().int().positive().default(64),
   /** Longest response kept, in tokens (its end is cut). */

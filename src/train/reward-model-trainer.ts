@@ -12,7 +12,11 @@ import { startProgress } from '../util/progress.ts';
 import { makeRng } from '../util/rng.ts';
 import { validateSettings } from './config-file.ts';
 import { bradleyTerryLoss } from './losses.ts';
-import { type RewardModelConfig, type RewardModelConfigInput, rewardModelConfigSchema } from './reward-model-config.ts';
+import {
+  type RewardModelConfig,
+  type RewardModelConfigInput,
+  rewardModelConfigSchema,
+} from './reward-model-config.ts';
 import type { RewardModel } from './reward-model.ts';
 import { TrainingState } from './training-state.ts';
 
@@ -58,7 +62,11 @@ export interface TrainRewardModelOptions {
  * Expected calibration error (Naeini et al. 2015; Guo et al. 2017): predictions binned by
  * value, ECE = sum_b (n_b / n) |mean(pred_b) - mean(label_b)|. Labels may be soft.
  */
-export function expectedCalibrationError(predicted: number[], labels: number[], bins: number): number {
+export function expectedCalibrationError(
+  predicted: number[],
+  labels: number[],
+  bins: number,
+): number {
   const sums = Array.from({ length: bins }, () => ({ n: 0, pred: 0, label: 0 }));
   predicted.forEach((p, i) => {
     const bin = sums[Math.min(bins - 1, Math.floor(p * bins))];
@@ -66,26 +74,45 @@ export function expectedCalibrationError(predicted: number[], labels: number[], 
     bin.pred += p;
     bin.label += labels[i];
   });
-  return sums.reduce((ece, b) => (b.n === 0 ? ece : ece + (b.n / predicted.length) * Math.abs(b.pred / b.n - b.label / b.n)), 0);
+  return sums.reduce(
+    (ece, b) =>
+      b.n === 0 ? ece : ece + (b.n / predicted.length) * Math.abs(b.pred / b.n - b.label / b.n),
+    0,
+  );
 }
 
-export async function trainRewardModel(options: TrainRewardModelOptions): Promise<RewardModelReport> {
+export async function trainRewardModel(
+  options: TrainRewardModelOptions,
+): Promise<RewardModelReport> {
   const cfg = validateSettings(rewardModelConfigSchema, options.config, 'rewardModel');
   const { model, records } = options;
   const logger = options.logger ?? silentLogger;
-  if (records.length < 2) throw new RangeError(`reward-model training needs at least 2 preference records, got ${records.length}`);
+  if (records.length < 2)
+    throw new RangeError(
+      `reward-model training needs at least 2 preference records, got ${records.length}`,
+    );
 
   // Split
   const pairs = records.map((r) => encode(model, r, cfg));
-  const order = makeRng(cfg.seed).fork('split').shuffle([...pairs.keys()]);
+  const order = makeRng(cfg.seed)
+    .fork('split')
+    .shuffle([...pairs.keys()]);
   const held = Math.min(Math.round(pairs.length * cfg.validationFraction), pairs.length - 1);
   const validation = order.slice(0, held).map((i) => pairs[i]);
   const train = order.slice(held).map((i) => pairs[i]);
 
   // Epochs of shuffled minibatches
   const stepsPerEpoch = Math.ceil(train.length / cfg.batchSize);
-  const state = new TrainingState({ model: model.trainableVariables(cfg.trainBackbone) }, cfg.optimizer, cfg.epochs * stepsPerEpoch);
-  const progress = startProgress({ label: 'train-rm', total: cfg.epochs * stepsPerEpoch, silent: options.silent });
+  const state = new TrainingState(
+    { model: model.trainableVariables(cfg.trainBackbone) },
+    cfg.optimizer,
+    cfg.epochs * stepsPerEpoch,
+  );
+  const progress = startProgress({
+    label: 'train-rm',
+    total: cfg.epochs * stepsPerEpoch,
+    silent: options.silent,
+  });
   let step = 0;
   let epochStats = { loss: 0, accuracy: 0, n: 0 };
   for (let epoch = 0; epoch < cfg.epochs; epoch++) {
@@ -98,11 +125,14 @@ export async function trainRewardModel(options: TrainRewardModelOptions): Promis
       const result = state.update(() => {
         const { loss, predicted } = pairLoss(model, batch, cfg.margin);
         const labels = tf.tensor1d(batch.map((p) => (p.pChosen > 0.5 ? 1 : 0)));
-        const accuracy = tf.mean(tf.cast(tf.equal(tf.greater(predicted, 0.5), tf.cast(labels, 'bool')), 'float32')) as tf.Scalar;
+        const accuracy = tf.mean(
+          tf.cast(tf.equal(tf.greater(predicted, 0.5), tf.cast(labels, 'bool')), 'float32'),
+        ) as tf.Scalar;
         return { loss, aux: { accuracy } };
       });
       step++;
-      if (!result.applied) logger.warn({ step }, 'reward-model step skipped: the loss or a gradient was not finite');
+      if (!result.applied)
+        logger.warn({ step }, 'reward-model step skipped: the loss or a gradient was not finite');
       epochStats.loss += result.loss * batch.length;
       epochStats.accuracy += result.aux.accuracy * batch.length;
       epochStats.n += batch.length;
@@ -129,7 +159,8 @@ export async function trainRewardModel(options: TrainRewardModelOptions): Promis
   state.dispose();
 
   // Figures and the normalising offset
-  const validationFigures = validation.length > 0 ? evaluatePairs(model, validation, cfg) : undefined;
+  const validationFigures =
+    validation.length > 0 ? evaluatePairs(model, validation, cfg) : undefined;
   const responses = records.flatMap((r) => [
     { prompt: r.prompt, response: r.chosen },
     { prompt: r.prompt, response: r.rejected },
@@ -139,7 +170,12 @@ export async function trainRewardModel(options: TrainRewardModelOptions): Promis
     'rm/train_loss': epochStats.loss / epochStats.n,
     'rm/train_accuracy': epochStats.accuracy / epochStats.n,
     ...(validationFigures
-      ? { 'rm/val_accuracy': validationFigures.accuracy, 'rm/val_loss': validationFigures.loss, 'rm/ece': validationFigures.ece, 'rm/brier': validationFigures.brier }
+      ? {
+          'rm/val_accuracy': validationFigures.accuracy,
+          'rm/val_loss': validationFigures.loss,
+          'rm/ece': validationFigures.ece,
+          'rm/brier': validationFigures.brier,
+        }
       : {}),
   };
   return {
@@ -151,7 +187,11 @@ export async function trainRewardModel(options: TrainRewardModelOptions): Promis
 }
 
 /** Accuracy, loss and calibration of `model` on encoded pairs (no gradients). */
-function evaluatePairs(model: RewardModel, pairs: EncodedPair[], cfg: RewardModelConfig): HeldOutFigures {
+function evaluatePairs(
+  model: RewardModel,
+  pairs: EncodedPair[],
+  cfg: RewardModelConfig,
+): HeldOutFigures {
   const predicted: number[] = [];
   let weightedLoss = 0;
   let totalWeight = 0;
@@ -168,7 +208,7 @@ function evaluatePairs(model: RewardModel, pairs: EncodedPair[], cfg: RewardMode
   }
   const labels = pairs.map((p) => p.pChosen);
   const decided = pairs.map((p, i) => ({ p, i })).filter(({ p }) => p.pChosen !== 0.5);
-  const correct = decided.filter(({ p, i }) => (predicted[i] > 0.5) === (p.pChosen > 0.5)).length;
+  const correct = decided.filter(({ p, i }) => predicted[i] > 0.5 === p.pChosen > 0.5).length;
   return {
     pairs: pairs.length,
     accuracy: decided.length > 0 ? correct / decided.length : Number.NaN,
@@ -181,8 +221,10 @@ function evaluatePairs(model: RewardModel, pairs: EncodedPair[], cfg: RewardMode
 /** Bradley-Terry loss of a batch and the model's P(chosen > rejected) per pair. */
 function pairLoss(model: RewardModel, batch: EncodedPair[], margin: number) {
   const n = batch.length;
-  const rewards = model.rawRewards([...batch.map((p) => p.prompt), ...batch.map((p) => p.prompt)],
-    [...batch.map((p) => p.chosen), ...batch.map((p) => p.rejected)]);
+  const rewards = model.rawRewards(
+    [...batch.map((p) => p.prompt), ...batch.map((p) => p.prompt)],
+    [...batch.map((p) => p.chosen), ...batch.map((p) => p.rejected)],
+  );
   const chosen = tf.slice(rewards, [0], [n]) as tf.Tensor1D;
   const rejected = tf.slice(rewards, [n], [n]) as tf.Tensor1D;
   const loss = bradleyTerryLoss({

@@ -62,7 +62,10 @@ export class RewardModel implements RewardSource {
   /** Figures recorded at training time, saved with the model. */
   metrics: Record<string, number> = {};
 
-  constructor(readonly backbone: CausalLM, options: RewardModelOptions = {}) {
+  constructor(
+    readonly backbone: CausalLM,
+    options: RewardModelOptions = {},
+  ) {
     this.id = options.id ?? 'reward-model';
     this.head = new RewardHead({ dim: backbone.config.dim, seed: options.seed ?? 0 });
     this.maxPromptTokens = options.maxPromptTokens ?? 64;
@@ -72,8 +75,16 @@ export class RewardModel implements RewardSource {
 
   /** Prompt and response token ids, cut to the configured lengths. */
   tokenize(prompt: string, response: string): { promptTokens: number[]; responseTokens: number[] } {
-    const split = splitPromptResponse(this.backbone.tokenizer, prompt, response, this.maxPromptTokens);
-    return { promptTokens: split.promptTokens, responseTokens: split.responseTokens.slice(0, this.maxResponseTokens) };
+    const split = splitPromptResponse(
+      this.backbone.tokenizer,
+      prompt,
+      response,
+      this.maxPromptTokens,
+    );
+    return {
+      promptTokens: split.promptTokens,
+      responseTokens: split.responseTokens.slice(0, this.maxResponseTokens),
+    };
   }
 
   /** Raw rewards (no offset) of tokenized pairs: [batch], differentiable. */
@@ -89,8 +100,13 @@ export class RewardModel implements RewardSource {
   async rewards(items: { prompt: string; response: string }[]): Promise<number[]> {
     const out: number[] = [];
     for (let start = 0; start < items.length; start += this.batchSize) {
-      const part = items.slice(start, start + this.batchSize).map((item) => this.tokenize(item.prompt, item.response));
-      const raw = this.rawRewards(part.map((p) => p.promptTokens), part.map((p) => p.responseTokens));
+      const part = items
+        .slice(start, start + this.batchSize)
+        .map((item) => this.tokenize(item.prompt, item.response));
+      const raw = this.rawRewards(
+        part.map((p) => p.promptTokens),
+        part.map((p) => p.responseTokens),
+      );
       out.push(...Array.from(await raw.data()).map((r) => r - this.offset));
       raw.dispose();
     }
@@ -100,12 +116,16 @@ export class RewardModel implements RewardSource {
   async score(items: RewardItem[]): Promise<RewardOutcome[]> {
     const rewards = await this.rewards(items);
     return rewards.map((reward) =>
-      Number.isFinite(reward) ? { ok: true, reward } : { ok: false, reason: `reward model returned ${reward}` });
+      Number.isFinite(reward)
+        ? { ok: true, reward }
+        : { ok: false, reason: `reward model returned ${reward}` },
+    );
   }
 
   /** Sets the offset so that `reference` averages 0; returns the new offset. */
   async normalise(reference: { prompt: string; response: string }[]): Promise<number> {
-    if (reference.length === 0) throw new RangeError('normalise needs at least one reference response');
+    if (reference.length === 0)
+      throw new RangeError('normalise needs at least one reference response');
     this.offset = 0;
     const raw = await this.rewards(reference);
     this.offset = raw.reduce((a, b) => a + b, 0) / raw.length;
@@ -142,16 +162,22 @@ export class RewardModel implements RewardSource {
   static async load(dir: string, options: { tokenizer?: Tokenizer } = {}): Promise<RewardModel> {
     await ensureBackend();
     const file = join(dir, REWARD_MODEL_FILE);
-    if (!existsSync(file)) throw new ModelFormatError(dir, `no ${REWARD_MODEL_FILE}: not a reward model folder`);
+    if (!existsSync(file))
+      throw new ModelFormatError(dir, `no ${REWARD_MODEL_FILE}: not a reward model folder`);
     const parsed = storedSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
-    if (!parsed.success) throw new ModelFormatError(file, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new ModelFormatError(
+        file,
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
     const checkpoint = await loadCheckpoint(dir);
     const tokenizer = options.tokenizer ?? (await loadModel(dir)).tokenizer;
     const backbone = await LlamaModel.fromWeights(checkpoint.config, checkpoint.weights, tokenizer);
     const model = new RewardModel(backbone, parsed.data);
     const weight = checkpoint.extra.get(HEAD_WEIGHT);
     const bias = checkpoint.extra.get(HEAD_BIAS);
-    if (!weight || !bias) throw new ModelFormatError(dir, `model.safetensors has no ${HEAD_WEIGHT} / ${HEAD_BIAS}`);
+    if (!weight || !bias)
+      throw new ModelFormatError(dir, `model.safetensors has no ${HEAD_WEIGHT} / ${HEAD_BIAS}`);
     model.head.importState({ weight: weight.data, bias: bias.data });
     model.offset = parsed.data.offset;
     model.metrics = parsed.data.metrics ?? {};

@@ -63,7 +63,9 @@ function epochOrder(size: number, seed: number, epoch: number): number[] {
   const key = `${size}/${seed}/${epoch}`;
   let order = orderCache.get(key);
   if (!order) {
-    order = makeRng(seed).fork(`prompts-${epoch}`).shuffle([...Array(size).keys()]);
+    order = makeRng(seed)
+      .fork(`prompts-${epoch}`)
+      .shuffle([...Array(size).keys()]);
     if (orderCache.size > 64) orderCache.clear();
     orderCache.set(key, order);
   }
@@ -80,7 +82,9 @@ export async function sampleRollout(
   const tokenizer = policy.tokenizer;
   const promptTokens = prompts.map((p) => {
     const ids = tokenizer.encode(p.prompt, { bos: true });
-    return ids.length > settings.maxPromptTokens ? ids.slice(ids.length - settings.maxPromptTokens) : ids;
+    return ids.length > settings.maxPromptTokens
+      ? ids.slice(ids.length - settings.maxPromptTokens)
+      : ids;
   });
   const results = await policy.generate(promptTokens, {
     maxNewTokens: settings.maxNewTokens,
@@ -109,7 +113,11 @@ export async function scoreRollout(
   rollout: Rollout,
 ): Promise<{ scores: number[]; failures: string[] }> {
   const outcomes = await reward.score(
-    rollout.prompts.map((p, i) => ({ prompt: p.prompt, response: rollout.responses[i], reference: p.reference })),
+    rollout.prompts.map((p, i) => ({
+      prompt: p.prompt,
+      response: rollout.responses[i],
+      reference: p.reference,
+    })),
   );
   const failures: string[] = [];
   const scores = outcomes.map((o) => {
@@ -130,7 +138,11 @@ export interface PackedBatch {
  * Packs rows of prompt + response. `keep[i] = false` zeroes row i's response mask, so a row
  * whose reward failed contributes nothing.
  */
-export function packSequences(promptTokens: number[][], responseTokens: number[][], keep?: boolean[]): PackedBatch {
+export function packSequences(
+  promptTokens: number[][],
+  responseTokens: number[][],
+  keep?: boolean[],
+): PackedBatch {
   const lengths = promptTokens.map((p, i) => p.length + responseTokens[i].length);
   const width = Math.max(2, ...lengths);
   const batch = promptTokens.length;
@@ -144,7 +156,8 @@ export function packSequences(promptTokens: number[][], responseTokens: number[]
       attention[b * width + j] = 1;
     });
     if (keep && !keep[b]) continue;
-    for (let j = promptTokens[b].length - 1; j < row.length - 1; j++) responseMask[b * (width - 1) + j] = 1;
+    for (let j = promptTokens[b].length - 1; j < row.length - 1; j++)
+      responseMask[b * (width - 1) + j] = 1;
   }
   return {
     tokens: tf.tensor2d(tokens, [batch, width], 'int32'),
@@ -173,9 +186,11 @@ export function splitPromptResponse(
 ): { promptTokens: number[]; responseTokens: number[] } {
   const whole = tokenizer.encode(prompt + response, { bos: true });
   let promptTokens = tokenizer.encode(prompt, { bos: true });
-  const isPrefix = promptTokens.length < whole.length && promptTokens.every((id, i) => whole[i] === id);
+  const isPrefix =
+    promptTokens.length < whole.length && promptTokens.every((id, i) => whole[i] === id);
   const responseTokens = isPrefix ? whole.slice(promptTokens.length) : tokenizer.encode(response);
-  if (promptTokens.length > maxPromptTokens) promptTokens = promptTokens.slice(promptTokens.length - maxPromptTokens);
+  if (promptTokens.length > maxPromptTokens)
+    promptTokens = promptTokens.slice(promptTokens.length - maxPromptTokens);
   return { promptTokens, responseTokens };
 }
 
@@ -183,10 +198,17 @@ export function splitPromptResponse(
  * Sum of log p over each response's tokens under `model` ([batch], differentiable): the
  * sequence log-likelihood that DPO compares.
  */
-export function responseLogprobSums(model: CausalLM, promptTokens: number[][], responseTokens: number[][]): tf.Tensor1D {
+export function responseLogprobSums(
+  model: CausalLM,
+  promptTokens: number[][],
+  responseTokens: number[][],
+): tf.Tensor1D {
   return tf.tidy(() => {
     const packed = packSequences(promptTokens, responseTokens);
-    const logprobs = nextTokenLogprobs(model.forward(packed.tokens, packed.attention).logits, packed.tokens);
+    const logprobs = nextTokenLogprobs(
+      model.forward(packed.tokens, packed.attention).logits,
+      packed.tokens,
+    );
     return tf.sum(tf.mul(logprobs, packed.responseMask), 1) as tf.Tensor1D;
   });
 }

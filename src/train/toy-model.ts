@@ -69,8 +69,18 @@ export class ToyCausalLM implements CausalLM {
     const dim = options.dim ?? source?.config.dim ?? 16;
     const seed = options.seed ?? 0;
     this.config = {
-      dim, hiddenDim: dim, nLayers: 1, nHeads: 1, nKvHeads: 1, vocabSize, maxSeqLen: 256,
-      normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved', tiedEmbeddings: false, qkvBias: false,
+      dim,
+      hiddenDim: dim,
+      nLayers: 1,
+      nHeads: 1,
+      nKvHeads: 1,
+      vocabSize,
+      maxSeqLen: 256,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      ropeStyle: 'interleaved',
+      tiedEmbeddings: false,
+      qkvBias: false,
     };
     this.tokenizer = new ToyTokenizer(vocabSize);
     this.trainable = !source;
@@ -88,7 +98,10 @@ export class ToyCausalLM implements CausalLM {
       const [batch, steps] = tokens.shape;
       const { dim, vocabSize } = this.config;
       const realMask = mask ?? tf.cast(tf.onesLike(tokens), 'float32');
-      const oneHot = tf.reshape(tf.oneHot(tf.cast(tokens, 'int32'), vocabSize), [batch * steps, vocabSize]);
+      const oneHot = tf.reshape(tf.oneHot(tf.cast(tokens, 'int32'), vocabSize), [
+        batch * steps,
+        vocabSize,
+      ]);
       const embedded = tf.reshape(tf.matMul(oneHot, this.embed), [batch, steps, dim]); // [B, T, dim]
 
       // Causal mean over real tokens: weights[b, t, s] = mask[b, s] * (s <= t) / count[b, t].
@@ -100,7 +113,10 @@ export class ToyCausalLM implements CausalLM {
       const joined = tf.reshape(tf.concat([embedded, context], 2), [batch * steps, 2 * dim]);
       const hiddenFlat = tf.tanh(tf.add(tf.matMul(joined, this.mix), this.bias));
       const logits = tf.reshape(tf.matMul(hiddenFlat, this.out), [batch, steps, vocabSize]);
-      return { logits: logits as tf.Tensor3D, hidden: tf.reshape(hiddenFlat, [batch, steps, dim]) as tf.Tensor3D };
+      return {
+        logits: logits as tf.Tensor3D,
+        hidden: tf.reshape(hiddenFlat, [batch, steps, dim]) as tf.Tensor3D,
+      };
     });
   }
 
@@ -113,7 +129,12 @@ export class ToyCausalLM implements CausalLM {
     const rows = prompts.map((p) => [...new Array(width - p.length).fill(0), ...p]);
     const masks = prompts.map((p) => [...new Array(width - p.length).fill(0), ...p.map(() => 1)]);
     const results: GenerationResult[] = prompts.map((p) => ({
-      promptTokens: p.slice(), tokens: [], logprobs: [], entropies: [], text: '', finishReason: 'length',
+      promptTokens: p.slice(),
+      tokens: [],
+      logprobs: [],
+      entropies: [],
+      text: '',
+      finishReason: 'length',
     }));
     const done = prompts.map(() => false);
 

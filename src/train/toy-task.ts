@@ -32,7 +32,9 @@ export function letterFraction(text: string, letter: string): number {
 /** Short prompts over the letters b..h. */
 export function toyPrompts(count = 8): PromptRecord[] {
   const letters = 'bcdefgh';
-  return Array.from({ length: count }, (_, i) => ({ prompt: letters[i % 7] + letters[(i * 3 + 1) % 7] }));
+  return Array.from({ length: count }, (_, i) => ({
+    prompt: letters[i % 7] + letters[(i * 3 + 1) % 7],
+  }));
 }
 
 /** Mean reward of responses sampled from `policy` (one per prompt), for before/after checks. */
@@ -44,11 +46,16 @@ export async function meanSampledReward(options: {
   seed: number;
 }): Promise<number> {
   const { policy, prompts, reward } = options;
-  const results = await policy.generate(prompts.map((p) => policy.tokenizer.encode(p.prompt, { bos: true })), {
-    maxNewTokens: options.maxNewTokens,
-    seed: options.seed,
-  });
-  const outcomes = await reward.score(prompts.map((p, i) => ({ prompt: p.prompt, response: results[i].text })));
+  const results = await policy.generate(
+    prompts.map((p) => policy.tokenizer.encode(p.prompt, { bos: true })),
+    {
+      maxNewTokens: options.maxNewTokens,
+      seed: options.seed,
+    },
+  );
+  const outcomes = await reward.score(
+    prompts.map((p, i) => ({ prompt: p.prompt, response: results[i].text })),
+  );
   const values = outcomes.map((o) => (o.ok ? o.reward : 0));
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
@@ -58,7 +65,9 @@ export function toyPreferences(count: number, seed: number): PreferenceRecord[] 
   const rng = makeRng(seed);
   const letters = 'abcdefghijklm';
   const word = (pA: number) =>
-    Array.from({ length: 6 }, () => (rng.next() < pA ? 'a' : letters[1 + rng.int(letters.length - 1)])).join('');
+    Array.from({ length: 6 }, () =>
+      rng.next() < pA ? 'a' : letters[1 + rng.int(letters.length - 1)],
+    ).join('');
   const prompts = toyPrompts();
   const records: PreferenceRecord[] = [];
   while (records.length < count) {

@@ -32,10 +32,34 @@ const promptsField = z.string().min(1);
 const pgTrainer = policyGradientConfigSchema.omit({ algo: true });
 
 export const trainFileSchema = z.discriminatedUnion('algo', [
-  z.strictObject({ algo: z.literal('ppo'), ...common, prompts: promptsField, reward: rewardSchema, trainer: ppoConfigSchema.default(ppoConfigSchema.parse({})) }),
-  z.strictObject({ algo: z.literal('reinforce'), ...common, prompts: promptsField, reward: rewardSchema, trainer: pgTrainer.default(pgTrainer.parse({})) }),
-  z.strictObject({ algo: z.literal('rloo'), ...common, prompts: promptsField, reward: rewardSchema, trainer: pgTrainer.default(pgTrainer.parse({})) }),
-  z.strictObject({ algo: z.literal('grpo'), ...common, prompts: promptsField, reward: rewardSchema, trainer: pgTrainer.default(pgTrainer.parse({})) }),
+  z.strictObject({
+    algo: z.literal('ppo'),
+    ...common,
+    prompts: promptsField,
+    reward: rewardSchema,
+    trainer: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+  }),
+  z.strictObject({
+    algo: z.literal('reinforce'),
+    ...common,
+    prompts: promptsField,
+    reward: rewardSchema,
+    trainer: pgTrainer.default(pgTrainer.parse({})),
+  }),
+  z.strictObject({
+    algo: z.literal('rloo'),
+    ...common,
+    prompts: promptsField,
+    reward: rewardSchema,
+    trainer: pgTrainer.default(pgTrainer.parse({})),
+  }),
+  z.strictObject({
+    algo: z.literal('grpo'),
+    ...common,
+    prompts: promptsField,
+    reward: rewardSchema,
+    trainer: pgTrainer.default(pgTrainer.parse({})),
+  }),
   z.strictObject({
     algo: z.literal('dpo'),
     ...common,

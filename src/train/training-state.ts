@@ -3,7 +3,15 @@
  * optimiser, a guarded update that refuses non-finite losses or gradients, an in-memory snapshot
  * of the last good state, and checkpoints on disk (safetensors for tensors, JSON for the rest).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -61,7 +69,11 @@ export class TrainingState {
   learningRate: number;
 
   /** totalSteps: how many scheduleStep() calls the run makes (for decaying schedules). */
-  constructor(readonly groups: Record<string, tf.Variable[]>, settings: OptimizerSettings, totalSteps = 1) {
+  constructor(
+    readonly groups: Record<string, tf.Variable[]>,
+    settings: OptimizerSettings,
+    totalSteps = 1,
+  ) {
     const { learningRate: lr, beta1, beta2, eps, weightDecay } = settings;
     this.optimizer = new AdamW(this.variables, { lr, beta1, beta2, eps, weightDecay });
     this.maxGradNorm = settings.maxGradNorm > 0 ? settings.maxGradNorm : Infinity;
@@ -151,14 +163,19 @@ export class TrainingState {
 
     const tensors: [string, { shape: number[]; data: Float32Array }][] = [];
     for (const [group, variables] of Object.entries(this.groups)) {
-      variables.forEach((v, i) => tensors.push([`${group}.${i}`, { shape: v.shape, data: new Float32Array(v.dataSync()) }]));
+      variables.forEach((v, i) =>
+        tensors.push([`${group}.${i}`, { shape: v.shape, data: new Float32Array(v.dataSync()) }]),
+      );
     }
     const optimizer = this.optimizer.exportState();
     this.optimizer.variables.forEach((variable, i) => {
       tensors.push([`optimizer.m.${i}`, { shape: variable.shape, data: optimizer.m[i] }]);
       tensors.push([`optimizer.v.${i}`, { shape: variable.shape, data: optimizer.v[i] }]);
     });
-    writeFileSync(join(temporary, 'state.safetensors'), serializeSafetensors(tensors, { format: 'rlaif-trainer' }));
+    writeFileSync(
+      join(temporary, 'state.safetensors'),
+      serializeSafetensors(tensors, { format: 'rlaif-trainer' }),
+    );
     const state = { step, optimizerStep: optimizer.step, ...extra };
     writeFileSync(join(temporary, 'trainer-state.json'), JSON.stringify(state, null, 2) + '\n');
 
@@ -175,9 +192,14 @@ export class TrainingState {
       variables.forEach((v, i) => {
         const name = `${group}.${i}`;
         const tensor = stored.tensors.get(name);
-        if (!tensor) throw new CheckpointError(`${file}: tensor "${name}" is missing; was it written by another model?`);
+        if (!tensor)
+          throw new CheckpointError(
+            `${file}: tensor "${name}" is missing; was it written by another model?`,
+          );
         if (tensor.shape.join(',') !== v.shape.join(',')) {
-          throw new CheckpointError(`${file}: tensor "${name}" has shape [${tensor.shape}], the model needs [${v.shape}]`);
+          throw new CheckpointError(
+            `${file}: tensor "${name}" has shape [${tensor.shape}], the model needs [${v.shape}]`,
+          );
         }
         v.assign(tf.tensor(tensorToFloat32(tensor, file, name), v.shape));
       });
@@ -204,7 +226,9 @@ export function latestCheckpoint(dir: string): string | undefined {
   if (!existsSync(dir)) return undefined;
   const steps = readdirSync(dir)
     .map((name) => /^step-(\d+)$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'trainer-state.json')))
+    .filter(
+      (m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'trainer-state.json')),
+    )
     .map((m) => Number(m[1]))
     .sort((a, b) => b - a);
   return steps.length > 0 ? join(dir, `step-${steps[0]}`) : undefined;
@@ -214,7 +238,11 @@ export function latestCheckpoint(dir: string): string | undefined {
  * Saves a model as an rlaif checkpoint folder with its tokenizer when the tokenizer can be
  * written as tokenizer.json (otherwise without: loading then needs the tokenizer passed in).
  */
-export async function saveModelFolder(dir: string, model: CausalLM, extra?: Record<string, ExtraTensor>): Promise<void> {
+export async function saveModelFolder(
+  dir: string,
+  model: CausalLM,
+  extra?: Record<string, ExtraTensor>,
+): Promise<void> {
   const weights = model.exportWeights();
   try {
     await saveCheckpoint(dir, model.config, weights, { extra, tokenizer: model.tokenizer });
