@@ -16,7 +16,7 @@ import { LlamaModel } from '../model/llama.ts';
 import { randomWeights } from '../model/test-support/reference-forward.ts';
 import { TrainingHaltedError } from './guardrails.ts';
 import { LetterFractionReward, toyPrompts } from './toy-task.ts';
-import { ToyCausalLM, ToyTokenizer } from './toy-model.ts';
+import { ToyCausalLM, ToyTokenizer, tinyLlamaConfig } from './toy-model.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'rlaif-ppo-'));
 beforeAll(() => ensureBackend());
@@ -99,20 +99,7 @@ function comparable(records: Record<string, unknown>[]): Record<string, unknown>
 
 describe('PPO on a tiny LlamaModel', () => {
   it('raises the reward of a random 1-layer Llama', async () => {
-    const config = {
-      dim: 16,
-      hiddenDim: 32,
-      nLayers: 1,
-      nHeads: 2,
-      nKvHeads: 1,
-      vocabSize: 16,
-      maxSeqLen: 64,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      ropeStyle: 'interleaved' as const,
-      tiedEmbeddings: false,
-      qkvBias: false,
-    };
+    const config = tinyLlamaConfig;
     const policy = await LlamaModel.fromWeights(
       config,
       randomWeights(config, 4, 0.5),

@@ -10,7 +10,7 @@ import { randomWeights } from '../model/test-support/reference-forward.ts';
 import { expectedCalibrationError, trainRewardModel } from './reward-model-trainer.ts';
 import { RewardModel } from './reward-model.ts';
 import { toyPreferences } from './toy-task.ts';
-import { ToyCausalLM, ToyTokenizer } from './toy-model.ts';
+import { ToyCausalLM, ToyTokenizer, tinyLlamaConfig } from './toy-model.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'rlaif-rm-'));
 beforeAll(() => ensureBackend());
@@ -102,20 +102,7 @@ describe('Bradley-Terry reward model', () => {
   });
 
   it('saves and loads with the same rewards and offset', async () => {
-    const config = {
-      dim: 16,
-      hiddenDim: 32,
-      nLayers: 1,
-      nHeads: 2,
-      nKvHeads: 1,
-      vocabSize: 16,
-      maxSeqLen: 64,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      ropeStyle: 'interleaved' as const,
-      tiedEmbeddings: false,
-      qkvBias: false,
-    };
+    const config = tinyLlamaConfig;
     const tokenizer = new ToyTokenizer(16);
     const backbone = await LlamaModel.fromWeights(config, randomWeights(config, 2, 0.3), tokenizer);
     const model = new RewardModel(backbone, { seed: 3 });

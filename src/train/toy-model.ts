@@ -30,6 +30,22 @@ export interface ToyModelOptions {
 
 const FIRST_LETTER = 3;
 
+/** A 1-layer Llama shape matching ToyTokenizer(16), for tests with random LlamaModel weights. */
+export const tinyLlamaConfig: LlamaConfig = {
+  dim: 16,
+  hiddenDim: 32,
+  nLayers: 1,
+  nHeads: 2,
+  nKvHeads: 1,
+  vocabSize: 16,
+  maxSeqLen: 64,
+  normEps: 1e-5,
+  ropeTheta: 10000,
+  ropeStyle: 'interleaved',
+  tiedEmbeddings: false,
+  qkvBias: false,
+};
+
 export class ToyTokenizer implements Tokenizer {
   readonly bosId = 1;
   readonly eosId = 2;
