@@ -117,6 +117,8 @@ export abstract class OnlineTrainer {
     this.state.snapshot();
     const learningRate = this.state.scheduleStep(step - 1);
 
+    // All of a step's randomness comes from (seed, step), so that pair is the whole RNG state a
+    // checkpoint needs: a resumed run draws exactly what an uninterrupted one would.
     const out = await this.runStep(step, makeRng(this.settings.seed).fork(`step-${step}`));
     let skipped = out.skipped;
     let skipReason = out.skipReason;
