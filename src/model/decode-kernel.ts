@@ -63,8 +63,8 @@ export class DecodeKernel {
   private proj = new Float32Array(0); // [rows, dim]
   private gateUp = new Float32Array(0); // [rows, 2 hiddenDim]
   private act = new Float32Array(0); // [rows, hiddenDim]
-  private scores = new Float32Array(0); // [maxSeqLen]
-  private scoresPair = new Float32Array(0); // [maxSeqLen], the second head of a pair
+  private scores = new Float64Array(0); // [maxSeqLen]
+  private scoresPair = new Float64Array(0); // [maxSeqLen], the second head of a pair
 
   /** What the loops read directly: embedding, norms and biases (matrices live in WasmDense). */
   private readonly weights: SmallWeights;
@@ -75,8 +75,8 @@ export class DecodeKernel {
     this.headDim = dim / config.nHeads;
     this.qDim = config.nHeads * this.headDim;
     this.kvDim = config.nKvHeads * this.headDim;
-    this.scores = new Float32Array(config.maxSeqLen);
-    this.scoresPair = new Float32Array(config.maxSeqLen);
+    this.scores = new Float64Array(config.maxSeqLen);
+    this.scoresPair = new Float64Array(config.maxSeqLen);
     const kv = this.kvDim;
     this.layers = weights.layers.map((w) => ({
       qkv: new WasmDense(packColumns([[w.wq, this.qDim], [w.wk, kv], [w.wv, kv]], dim),
