@@ -63,16 +63,14 @@ export class LlamaModel implements CausalLM {
   private readonly ropeRotation: tf.Tensor2D;
   /** Token ids that end a generated sequence (finishReason 'eos'). */
   readonly endTokens: readonly number[];
-  private readonly trainableBase: boolean;
   private disposed = false;
   private kernelCache?: { kernel: DecodeKernel; dataIds: object[] };
 
   private constructor(config: LlamaConfig, params: LlamaParams, tokenizer: Tokenizer,
-    trainableBase: boolean, endTokens: readonly number[]) {
+    endTokens: readonly number[]) {
     this.config = config;
     this.params = params;
     this.tokenizer = tokenizer;
-    this.trainableBase = trainableBase;
     this.endTokens = endTokens;
     this.rope = ropeTables(config);
     const headDim = config.dim / config.nHeads;
@@ -90,8 +88,7 @@ export class LlamaModel implements CausalLM {
     const trainableBase = options.lora ? false : (options.trainable ?? true);
     const params = createParams(config, weights, trainableBase);
     if (options.lora) addLora(params, options.lora, makeRng(options.seed ?? 0).fork('lora'));
-    return new LlamaModel(config, params, tokenizer, trainableBase,
-      options.endTokens ?? [tokenizer.eosId]);
+    return new LlamaModel(config, params, tokenizer, options.endTokens ?? [tokenizer.eosId]);
   }
 
   /**
@@ -121,9 +118,10 @@ export class LlamaModel implements CausalLM {
       ? Float32Array.from(mask.dataSync() as Float32Array)
       : new Float32Array(batch * seqLen).fill(1);
     const { positions, bias } = positionsAndBias(maskValues, batch, seqLen);
-    if (Math.max(...positions) >= this.config.maxSeqLen) {
-      throw new RangeError(`sequence of ${Math.max(...positions) + 1} tokens exceeds the ` +
-        `model's context of ${this.config.maxSeqLen}`);
+    const longest = positions.reduce((max, p) => Math.max(max, p), 0) + 1;
+    if (longest > this.config.maxSeqLen) {
+      throw new RangeError(`sequence of ${longest} tokens exceeds the model's context of ` +
+        `${this.config.maxSeqLen}`);
     }
 
     return tf.tidy(() => {
@@ -278,7 +276,7 @@ export class LlamaModel implements CausalLM {
   cloneFrozen(): LlamaModel {
     this.assertLive();
     const params = createParams(this.config, exportParams(this.config, this.params), false);
-    return new LlamaModel(this.config, params, this.tokenizer, false, this.endTokens);
+    return new LlamaModel(this.config, params, this.tokenizer, this.endTokens);
   }
 
   exportWeights(): LlamaWeights {
@@ -295,9 +293,6 @@ export class LlamaModel implements CausalLM {
     this.kernelCache = undefined;
   }
 
-  get isTrainableBase(): boolean {
-    return this.trainableBase;
-  }
 
   private assertLive(): void {
     if (this.disposed) throw new Error('LlamaModel used after dispose()');
