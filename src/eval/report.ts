@@ -175,10 +175,10 @@ function samplesSection(samples: ReportSample[]): string {
   if (samples.length === 0) return '';
   const p = (x?: number) => (x === undefined ? '–' : `${(x * 100).toFixed(0)}%`);
   return `<section><h2>Held-out samples: start and final policy</h2>
-<p class="muted">P(final better) by the held-out evaluator and by the training judge, each asked in both orders.</p>
+<p class="muted">P(final better) by the held-out evaluator and by the training judge, each asked in both orders. In the training judge's rationale, A is the final policy's response and B the starting policy's.</p>
 <table class="samples"><thead><tr><th>Opening</th><th>Starting policy</th><th>Final policy</th><th>Verdicts</th></tr></thead><tbody>
 ${samples.map((s) => `<tr><td class="prompt">${escapeHtml(s.prompt)}</td><td>${escapeHtml(s.start)}</td><td>${escapeHtml(s.final)}</td>
-<td class="verdict">evaluator <b>${p(s.evaluatorP)}</b><br>judge <b>${p(s.judgeP)}</b>${s.principle ? `<br><span class="principle">${escapeHtml(s.principle)}</span>` : ''}${s.rationale ? `<div class="rationale">${escapeHtml(s.rationale)}</div>` : ''}</td></tr>`).join('\n')}
+<td class="verdict">evaluator <b>${p(s.evaluatorP)}</b><br>judge <b>${p(s.judgeP)}</b>${s.principle ? `<br><span class="principle">${escapeHtml(principleLabel(s.principle))}</span>` : ''}${rationaleHtml(s.rationale)}</td></tr>`).join('\n')}
 </tbody></table></section>`;
 }
 
@@ -187,8 +187,21 @@ function preferencesSection(preferences: ReportPreference[]): string {
   return `<section><h2>Preferences from the AI judge</h2>
 <table class="samples"><thead><tr><th>Opening</th><th>Chosen</th><th>Rejected</th><th>Judge</th></tr></thead><tbody>
 ${preferences.map((r) => `<tr><td class="prompt">${escapeHtml(r.prompt)}</td><td>${escapeHtml(r.chosen)}</td><td>${escapeHtml(r.rejected)}</td>
-<td class="verdict">p(chosen) <b>${(r.pChosen * 100).toFixed(0)}%</b>${r.consistent === false ? ' <span class="warn">orders disagree</span>' : ''}${r.principle ? `<br><span class="principle">${escapeHtml(r.principle)}</span>` : ''}${r.rationale ? `<div class="rationale">${escapeHtml(r.rationale)}</div>` : ''}</td></tr>`).join('\n')}
+<td class="verdict">p(chosen) <b>${(r.pChosen * 100).toFixed(0)}%</b>${r.consistent === false ? ' <span class="warn">orders disagree</span>' : ''}${r.principle ? `<br><span class="principle">${escapeHtml(principleLabel(r.principle))}</span>` : ''}${rationaleHtml(r.rationale)}</td></tr>`).join('\n')}
 </tbody></table></section>`;
+}
+
+function principleLabel(principle: string): string {
+  return principle === 'all' ? 'all principles' : principle;
+}
+
+/** The judge's rationale: one line shown, the rest folded (an 'all principles' one is long). */
+function rationaleHtml(rationale?: string): string {
+  if (!rationale) return '';
+  const parts = rationale.split('; ');
+  if (parts.length <= 1) return `<div class="rationale">${escapeHtml(rationale)}</div>`;
+  return `<details class="rationale"><summary>${escapeHtml(parts[0])}</summary>${parts.slice(1)
+    .map((p) => `<div>${escapeHtml(p)}</div>`).join('')}</details>`;
 }
 
 const pageCss = `
@@ -204,7 +217,8 @@ ul.alarms { color: #991b1b; }
 table.samples { border-collapse: collapse; width: 100%; }
 table.samples th, table.samples td { border: 1px solid #e5e7eb; padding: 6px 8px; vertical-align: top; text-align: left; }
 table.samples th { background: #f9fafb; }
-td.prompt { width: 18%; font-weight: 500; } td.verdict { width: 22%; font-size: 12px; }
+td.prompt { width: 16%; font-weight: 500; } td.verdict { width: 26%; font-size: 12px; }
+summary { cursor: pointer; }
 .principle { display: inline-block; margin-top: 4px; background: #eef2ff; color: #3730a3; padding: 1px 6px; border-radius: 8px; }
 .rationale { color: #4b5563; margin-top: 4px; }
 svg.bars { margin: 12px 0; }
