@@ -65,6 +65,8 @@ export class LlamaModel implements CausalLM {
   readonly endTokens: readonly number[];
   private disposed = false;
   private kernelCache?: { kernel: DecodeKernel; dataIds: object[] };
+  /** Generations in progress per kernel. */
+  private readonly kernelUses = new Map<DecodeKernel, number>();
 
   private constructor(config: LlamaConfig, params: LlamaParams, tokenizer: Tokenizer,
     endTokens: readonly number[]) {
@@ -206,8 +208,22 @@ export class LlamaModel implements CausalLM {
 
   async generate(prompts: number[][], options: BatchGenerateOptions): Promise<GenerationResult[]> {
     this.assertLive();
-    return generateWithKernel(this.decodeKernel(), this.tokenizer, prompts, options,
-      this.endTokens);
+    const kernel = this.decodeKernel();
+    // Generations interleave at their yields; a kernel replaced meanwhile (the weights were
+    // trained) is freed only once the last generation using it has finished.
+    const uses = this.kernelUses.get(kernel) ?? 0;
+    this.kernelUses.set(kernel, uses + 1);
+    try {
+      return await generateWithKernel(kernel, this.tokenizer, prompts, options, this.endTokens);
+    } finally {
+      const left = this.kernelUses.get(kernel)! - 1;
+      if (left > 0) {
+        this.kernelUses.set(kernel, left);
+      } else {
+        this.kernelUses.delete(kernel);
+        if (this.kernelCache?.kernel !== kernel) kernel.dispose();
+      }
+    }
   }
 
   /**
@@ -223,7 +239,7 @@ export class LlamaModel implements CausalLM {
         cached.dataIds.every((id, i) => id === dataIds[i])) {
       return cached.kernel;
     }
-    cached?.kernel.dispose();
+    if (cached && !this.kernelUses.has(cached.kernel)) cached.kernel.dispose();
     const kernel = new DecodeKernel(this.config, kernelWeightsFromParams(this.config, this.params),
       this.rope);
     this.kernelCache = { kernel, dataIds };

@@ -134,6 +134,14 @@ describe('training stories260K', () => {
     // Generation sees the trained weights: the kernel was rebuilt and agrees with scoring.
     expect(model.decodeKernel()).not.toBe(kernelBefore);
     const prompt = model.tokenizer.encode('Tom and Sam', { bos: true });
+
+    // A generation still running when the weights change finishes on its own kernel.
+    const running = model.generate([prompt], { maxNewTokens: 64, seed: 1, stopOnEos: false });
+    trainStep({ loss, optimizer, maxGradNorm: 1 });
+    const [late] = await model.generate([prompt], { maxNewTokens: 8, seed: 1 });
+    expect((await running)[0].tokens.length).toBe(64);
+    expect(late.tokens.length).toBeGreaterThan(0);
+
     const [sample] = await model.generate([prompt], { maxNewTokens: 12, seed: 3 });
     const [scored] = await model.scoreContinuations([prompt], [sample.tokens]);
     sample.logprobs.forEach((lp, i) => expect(Math.abs(lp - scored[i])).toBeLessThan(1e-4));
