@@ -53,7 +53,7 @@ const charts: { title: string; series: string[]; stages: string[] }[] = [
   { title: 'Entropy (nats per response)', series: ['objective/entropy'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct'] },
   { title: 'Response length (tokens)', series: ['len/mean'], stages: ['ppo', 'rloo', 'grpo', 'reinforce', 'direct'] },
   { title: 'Reward model', series: ['rm/accuracy', 'rm/loss', 'rm/val_accuracy'], stages: ['reward-model', 'rm'] },
-  { title: 'DPO', series: ['loss/dpo', 'dpo/accuracy', 'dpo/margin'], stages: ['dpo'] },
+  { title: 'DPO (loss, implicit reward margin and accuracy)', series: ['loss/total', 'reward/margin', 'reward/accuracy'], stages: ['dpo'] },
 ];
 
 const palette = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c'];

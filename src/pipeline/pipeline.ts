@@ -110,10 +110,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
     }));
   }
   if (usesRewardModel) stages.push(rewardModelStage({ backbone: () => loadPolicy(policyFiles) }));
-  if (algorithm === 'dpo') {
-    throw new RlaifError('rl.algorithm "dpo" is not wired into rlaif run in this build; use rlaif train');
-  }
   stages.push(rlStage({
+    preferences: () => context.store.preferences().map(({ promptIndex: _i, pair: _p, ...record }) => record),
     prompts: trainPrompts,
     policy: trainPolicy,
     reference,

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { CausalLM } from '../model/types.ts';
 import { saveCheckpoint } from '../model/checkpoint.ts';
 import type { RewardSource } from '../rewards/types.ts';
+import type { PreferenceRecord } from '../judge/types.ts';
+import { DpoTrainer } from '../train/dpo.ts';
 import type { OnlineTrainer, OnlineTrainerOptions } from '../train/online-trainer.ts';
 import { PolicyGradientTrainer } from '../train/policy-gradient.ts';
 import type { PolicyGradientConfigInput } from '../train/policy-gradient-config.ts';
@@ -27,6 +29,8 @@ export interface RlStageOptions {
   policy: () => Promise<CausalLM>;
   reference: () => Promise<CausalLM>;
   reward: () => Promise<RewardSource>;
+  /** The preference dataset, for offline DPO. */
+  preferences: () => PreferenceRecord[];
 }
 
 export function finalPolicyDir(context: RunContext): string {
@@ -86,13 +90,30 @@ export function policyGradientSettings(config: RunConfig, algo: 'reinforce' | 'r
 async function createTrainer(
   config: RunConfig,
   base: OnlineTrainerOptions,
-  reward: RewardSource,
-): Promise<OnlineTrainer & { saveCheckpoint(): string }> {
+  options: RlStageOptions,
+): Promise<OnlineTrainer> {
   const algorithm = config.rl.algorithm;
+  const rl = config.rl;
+  if (algorithm === 'dpo') {
+    // Offline DPO on the judged pairs; rl.steps bounds the number of updates.
+    return DpoTrainer.create({
+      ...base,
+      records: options.preferences(),
+      config: {
+        seed: config.seed,
+        beta: rl.dpoBeta,
+        epochs: 1,
+        batchSize: rl.promptsPerStep,
+        optimizer: { learningRate: rl.lr },
+        maxResponseTokens: Math.max(config.sampling.maxNewTokens, rl.maxNewTokens ?? 0) + 1,
+        checkpointEvery: rl.checkpointEvery,
+      },
+    });
+  }
+  const reward = await options.reward();
   if (algorithm === 'ppo' || algorithm === 'direct') {
     return PpoTrainer.create({ ...base, reward, config: ppoSettings(config) });
   }
-  if (algorithm === 'dpo') throw new Error('dpo is not an online algorithm');
   return PolicyGradientTrainer.create({ ...base, reward, config: policyGradientSettings(config, algorithm) });
 }
 
@@ -110,13 +131,14 @@ export function rlStage(options: RlStageOptions): Stage {
         checkpointDir: join(context.files.checkpoints, config.rl.algorithm),
         logger: context.logger,
         clock: context.clock,
-      }, await options.reward());
+      }, options);
       const resumed = await trainer.resume();
       if (resumed) context.logger.info({ step: trainer.stepsDone }, 'training resumed from checkpoint');
 
-      const progress = startProgress({ label: config.rl.algorithm, total: config.rl.steps, silent: context.quiet });
+      const total = Math.min(config.rl.steps, trainer.plannedSteps);
+      const progress = startProgress({ label: config.rl.algorithm, total, silent: context.quiet });
       progress.tick(trainer.stepsDone);
-      while (trainer.stepsDone < config.rl.steps && !trainer.halted) {
+      while (trainer.stepsDone < total && !trainer.halted) {
         if (context.signal.aborted) {
           trainer.saveCheckpoint();
           progress.stop();
