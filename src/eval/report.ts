@@ -95,7 +95,7 @@ for (const chart of chartData) {
     scales: { x: { time: false } },
     axes: [{ label: 'step' }, {}],
     series: [{ label: 'step' }].concat(chart.names.map((name, i) => ({
-      label: name, stroke: palette[i % palette.length], width: 2, points: { size: 4 },
+      label: name, stroke: palette[i % palette.length], width: 2, points: { size: 4 }, spanGaps: true,
     }))),
   }, [chart.steps].concat(chart.values), box);
 }
