@@ -13,17 +13,18 @@ import { dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
 
 import type { CausalLM } from '../model/types.ts';
+import { JudgeReward } from '../rewards/judge-reward.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import { RunStore, openRunDatabase } from '../store/run-store.ts';
-import { InputError, RlaifError } from '../util/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import { MetricsWriter } from '../util/metrics.ts';
 import type { LoadedConfig, RunConfig } from './config.ts';
 import { JudgeScoreReward } from './judge-score-reward.ts';
-import { buildEvaluator, buildTrainingJudge, readConstitution, type TrainingJudge } from './judges.ts';
+import { buildEvaluator, buildTrainingJudge, readConstitution } from './judges.ts';
 import { loadPolicy, loadSavedPolicy, locateModel, type ModelLocation } from './models.ts';
 import { PromptBaselineReward } from './prompt-baseline-reward.ts';
-import { readPrompts } from './prompts.ts';
+import { readPrompts, type PromptLine } from './prompts.ts';
 import { runFiles, type RunContext } from './run-context.ts';
 import { runStages, type Stage } from './runner.ts';
 import { evalStage } from './stage-eval.ts';
@@ -98,9 +99,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   const stages: Stage[] = [];
   const algorithm = config.rl.algorithm;
   const usesRewardModel = ['ppo', 'rloo', 'grpo', 'reinforce'].includes(algorithm) && config.rewardModel.enabled;
+  const llmDirect = !usesRewardModel && algorithm !== 'dpo' && config.judge.backend !== 'embedded';
   // Without a reward model (direct, or rewardModel.enabled false) the judge scores rollouts itself.
   const usesPreferences = usesRewardModel || algorithm === 'dpo';
-  if (usesPreferences || config.rl.promptBaseline) {
+  // Direct RLAIF needs the starting policy's samples too: as baselines of the embedded judge's
+  // scores (rl.promptBaseline), or as the response an LLM judge compares each rollout with.
+  if (usesPreferences || config.rl.promptBaseline || !usesRewardModel) {
     stages.push(sampleStage({ prompts: trainPrompts, policy: startPolicy }));
   }
   if (usesPreferences) {
@@ -112,13 +116,16 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   if (usesRewardModel) stages.push(rewardModelStage({ backbone: () => loadPolicy(policyFiles) }));
   stages.push(rlStage({
     preferences: () => context.store.preferences().map(({ promptIndex: _i, pair: _p, ...record }) => record),
-    prompts: trainPrompts,
+    prompts: () => (llmDirect ? withStartResponses(trainPrompts, context) : trainPrompts),
     policy: trainPolicy,
     reference,
     reward: async (): Promise<RewardSource> => {
-      const reward = usesRewardModel
-        ? await rewardModelSource(context, (await startPolicy()).tokenizer)
-        : directReward(await trainingJudge());
+      const built = usesRewardModel ? undefined : await trainingJudge();
+      // An LLM judge's reward is already relative: P(rollout beats a starting-policy response).
+      if (built && !built.embedded) return new JudgeReward({ judge: built.judge, center: 0.5 });
+      const reward = built
+        ? new JudgeScoreReward(built.embedded!, built.constitution)
+        : await rewardModelSource(context, (await startPolicy()).tokenizer);
       if (!config.rl.promptBaseline) return reward;
       const references = new Map<string, string[]>();
       for (const row of context.store.samples()) {
@@ -148,12 +155,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   return { context, runDir: files.dir };
 }
 
-function directReward(judge: TrainingJudge): RewardSource {
-  if (!judge.embedded) {
-    throw new RlaifError('direct RLAIF with an LLM judge is not wired into rlaif run in this build; ' +
-      'use the embedded judge or algorithm ppo');
-  }
-  return new JudgeScoreReward(judge.embedded, judge.constitution);
+/** Each prompt with the starting policy's first sampled response as its reference answer. */
+function withStartResponses(prompts: PromptLine[], context: RunContext): PromptLine[] {
+  const first = new Map<string, string>();
+  for (const row of context.store.samples()) if (!first.has(row.prompt)) first.set(row.prompt, row.response);
+  return prompts.map((p) => ({ ...p, reference: p.reference ?? first.get(p.prompt) }));
 }
 
 /** Creates the run directory, or checks that the one there was started with this config. */

@@ -24,7 +24,8 @@ import { RunInterrupted, type RunContext } from './run-context.ts';
 import type { Stage } from './runner.ts';
 
 export interface RlStageOptions {
-  prompts: PromptLine[];
+  /** Training prompts, read when the stage starts (after sampling, which may add references). */
+  prompts: () => PromptLine[];
   /** The policy to train, freshly loaded from the starting weights. */
   policy: () => Promise<CausalLM>;
   reference: () => Promise<CausalLM>;
@@ -126,7 +127,7 @@ export function rlStage(options: RlStageOptions): Stage {
       const trainer = await createTrainer(config, {
         policy,
         reference: await options.reference(),
-        prompts: options.prompts.map((p) => ({ prompt: p.prompt, reference: p.reference })),
+        prompts: options.prompts().map((p) => ({ prompt: p.prompt, reference: p.reference })),
         metrics: context.metrics,
         checkpointDir: join(context.files.checkpoints, config.rl.algorithm),
         logger: context.logger,
