@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 
 import { InputError } from '../util/errors.ts';
 import { makeRng } from '../util/rng.ts';
+import { formatFieldPath, YamlSource, type FieldPath } from '../util/yaml-input.ts';
 import type { Constitution, Principle } from './types.ts';
 
 const principleSchema = z.strictObject({
@@ -59,83 +59,35 @@ export function loadConstitution(file: string, options: Omit<ParseConstitutionOp
 export function parseConstitution(text: string, options: ParseConstitutionOptions = {}):
   Constitution {
   const file = options.file ?? '<constitution>';
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0];
-    const line = lineCounter.linePos(first.pos[0]).line;
-    throw new InputError(`not valid YAML/JSON: ${first.message.split('\n')[0]}`, { file, line });
-  }
-  const raw = doc.toJS() as unknown;
-  if (raw === null || raw === undefined) {
+  const source = YamlSource.parse(text, file, 'YAML/JSON');
+  if (source.data() === null) {
     throw new InputError('the constitution is empty', { file, line: 1, field: 'principles' });
   }
 
-  const parsed = constitutionSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part));
-    throw new InputError(issue.message, {
-      file,
-      line: lineOf(doc, lineCounter, path),
-      field: formatPath(path),
-    });
-  }
-
-  const constitution = parsed.data as Constitution;
-  checkUnique(constitution, doc, lineCounter, file);
-  if (options.knownChecks) checkKnownChecks(constitution, options.knownChecks, doc, lineCounter, file);
+  const constitution = source.validate(constitutionSchema) as Constitution;
+  checkUnique(constitution, source);
+  if (options.knownChecks) checkKnownChecks(constitution, options.knownChecks, source);
   return constitution;
 }
 
-function checkUnique(c: Constitution, doc: Document, counter: LineCounter, file: string): void {
+function checkUnique(c: Constitution, source: YamlSource): void {
   const seen = new Set<string>();
   c.principles.forEach((principle, index) => {
     if (seen.has(principle.id)) {
-      const path = ['principles', index, 'id'];
-      throw new InputError(`duplicate principle id "${principle.id}"`, {
-        file,
-        line: lineOf(doc, counter, path),
-        field: formatPath(path),
-      });
+      throw source.error(`duplicate principle id "${principle.id}"`, ['principles', index, 'id']);
     }
     seen.add(principle.id);
   });
 }
 
-function checkKnownChecks(
-  c: Constitution,
-  known: readonly string[],
-  doc: Document,
-  counter: LineCounter,
-  file: string,
-): void {
+function checkKnownChecks(c: Constitution, known: readonly string[], source: YamlSource): void {
   c.principles.forEach((principle, index) => {
     if (principle.check === undefined || known.includes(principle.check)) return;
-    const path = ['principles', index, 'check'];
-    throw new InputError(`unknown check "${principle.check}"; known: ${known.join(', ')}`, {
-      file,
-      line: lineOf(doc, counter, path),
-      field: formatPath(path),
-    });
+    throw source.error(
+      `unknown check "${principle.check}"; known: ${known.join(', ')}`,
+      ['principles', index, 'check'],
+    );
   });
-}
-
-/** Line of the deepest node on `path` that exists (a missing field points at its parent). */
-function lineOf(doc: Document, counter: LineCounter, path: (string | number)[]): number {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
-  }
-  return 1;
-}
-
-function formatPath(path: (string | number)[]): string {
-  return path.reduce<string>(
-    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${part}` : part),
-    '',
-  );
 }
 
 const madisonSchema = z.array(z.string().min(1)).min(1);
@@ -168,7 +120,7 @@ export function loadCaiCritiqueConstitution(file: string): Constitution {
   const parsed = critiqueSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new InputError(issue.message, { file, field: formatPath(issue.path as (string | number)[]) });
+    throw new InputError(issue.message, { file, field: formatFieldPath(issue.path as FieldPath) });
   }
   const principles = Object.entries(parsed.data).map(([id, entry]) => ({
     id,

@@ -22,7 +22,7 @@ import {
   type OnlineDpoConfigInput,
   onlineDpoConfigSchema,
 } from './dpo-config.ts';
-import { validateSettings } from './config-file.ts';
+import { validateSettings } from '../util/yaml-input.ts';
 import { stepGuards } from './guardrails.ts';
 import { dpoLoss } from './losses.ts';
 import {

@@ -13,7 +13,7 @@ import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import { InputError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
-import { validateSettings } from './config-file.ts';
+import { validateSettings } from '../util/yaml-input.ts';
 import { stepGuards } from './guardrails.ts';
 import {
   clippedPolicyLoss,

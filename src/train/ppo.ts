@@ -23,7 +23,7 @@ import { ValueHead } from '../model/heads.ts';
 import { entropyFromLogits, nextTokenLogprobs } from '../model/logprobs.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { Rng } from '../util/rng.ts';
-import { validateSettings } from './config-file.ts';
+import { validateSettings } from '../util/yaml-input.ts';
 import { stepGuards } from './guardrails.ts';
 import {
   emptyMoments,

@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../util/log.ts';
 import type { MetricsWriter } from '../util/metrics.ts';
 import { startProgress } from '../util/progress.ts';
 import { makeRng } from '../util/rng.ts';
-import { validateSettings } from './config-file.ts';
+import { validateSettings } from '../util/yaml-input.ts';
 import { bradleyTerryLoss } from './losses.ts';
 import {
   type RewardModelConfig,
