@@ -308,4 +308,19 @@ describe('dashboard API', () => {
       await server.close();
     }
   });
+
+  it('names a busy port as an input fault with the way out', async () => {
+    const first = await startDashboard({ runsDir: dir, webDir: join(dir, 'no-web') });
+    try {
+      const second = startDashboard({ runsDir: dir, port: first.port });
+      await expect(second).rejects.toMatchObject({
+        name: 'InputError',
+        message:
+          `field "--port": port ${first.port} is in use on 127.0.0.1; ` +
+          'pass --port <n>, or --port 0 for any free port',
+      });
+    } finally {
+      await first.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 
 import { serve, type ServerType } from '@hono/node-server';
 
+import { InputError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
 import type { Rng } from '../util/rng.ts';
@@ -33,6 +34,30 @@ export function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+/** A failed bind as an input fault the user can act on; anything else passes through. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (error.code === 'EADDRINUSE') {
+    return new InputError(
+      `port ${port} is in use on ${host}; pass --port <n>, or --port 0 for any free port`,
+      { field: '--port' },
+      { cause: error },
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new InputError(
+      `no permission to listen on port ${port} of ${host}; pass a port above 1023, or --port 0`,
+      { field: '--port' },
+      { cause: error },
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL') {
+    return new InputError(`${host} is not an address of this machine; pass --host 127.0.0.1`, {
+      field: '--host',
+    });
+  }
+  return error;
+}
+
 export async function startDashboard(options: DashboardServerOptions): Promise<DashboardServer> {
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? silentLogger;
@@ -52,11 +77,13 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
     allowAnyHost: !loopback,
   });
 
+  const port = options.port ?? 0;
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () =>
-      resolve(started),
-    );
-    started.once('error', reject);
+    const started = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(started));
+    started.once('error', (error: NodeJS.ErrnoException) => {
+      close();
+      reject(listenError(error, host, port));
+    });
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
