@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--model <path>', 'policy model file (overrides the models folder lookup)')
     .option('--models-dir <dir>', 'folder of model folders (default: RLAIF_MODELS, then ~/.cache/rlaif/models)')
     .option('--seed <n>', 'seed (overrides seed in the config)')
-    .option('--fresh', 'delete the run directory and start over')
+    .option('--fresh', "delete the run's own files (only in a run directory) and start over")
     .option('--quiet', 'no progress bars')
     .action(async (configPath: string, flags: RunFlags) => {
       await runCommand(configPath, flags);

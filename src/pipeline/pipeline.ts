@@ -7,7 +7,6 @@
  * The same call on the same run directory resumes a stopped run; a run directory holding a
  * different config is refused unless `fresh` is set.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { stringify } from 'yaml';
@@ -16,7 +15,6 @@ import type { CausalLM } from '../model/types.ts';
 import { JudgeReward } from '../rewards/judge-reward.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import { RunStore, openRunDatabase } from '../store/run-store.ts';
-import { InputError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import { MetricsWriter } from '../util/metrics.ts';
 import type { LoadedConfig, RunConfig } from './config.ts';
@@ -26,6 +24,7 @@ import { loadPolicy, loadSavedPolicy, locateModel, type ModelLocation } from './
 import { PromptBaselineReward } from './prompt-baseline-reward.ts';
 import { readPrompts, type PromptLine } from './prompts.ts';
 import { runFiles, type RunContext } from './run-context.ts';
+import { prepareRunDir } from './run-dir.ts';
 import { runStages, type Stage } from './runner.ts';
 import { evalStage } from './stage-eval.ts';
 import { judgeStage } from './stage-judge.ts';
@@ -37,7 +36,7 @@ import { sampleStage } from './stage-sample.ts';
 export interface RunPipelineOptions {
   loaded: LoadedConfig;
   models?: ModelLocation;
-  /** Start over: delete the run directory first. */
+  /** Start over: delete the run's own files first (only in a folder that is a run). */
   fresh?: boolean;
   logger?: Logger;
   signal?: AbortSignal;
@@ -67,7 +66,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
     : located;
   const referenceFiles = config.reference ? await locateModel(config.reference, { logger }) : policyFiles;
 
-  prepareRunDir(files.dir, files.config, config, options.fresh ?? false);
+  const configText = `# The resolved config this run was started with (defaults filled in).\n${stringify(config)}`;
+  prepareRunDir(files, configText, options.fresh ?? false);
   const db = openRunDatabase(files.store);
   const context: RunContext = {
     loaded,
@@ -160,22 +160,4 @@ function withStartResponses(prompts: PromptLine[], context: RunContext): PromptL
   const first = new Map<string, string>();
   for (const row of context.store.samples()) if (!first.has(row.prompt)) first.set(row.prompt, row.response);
   return prompts.map((p) => ({ ...p, reference: p.reference ?? first.get(p.prompt) }));
-}
-
-/** Creates the run directory, or checks that the one there was started with this config. */
-function prepareRunDir(dir: string, configFile: string, config: RunConfig, fresh: boolean): void {
-  if (fresh && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  const text = `# The resolved config this run was started with (defaults filled in).\n${stringify(config)}`;
-  if (existsSync(configFile)) {
-    if (readFileSync(configFile, 'utf8') !== text) {
-      throw new InputError(
-        `the run directory ${dir} holds a run started with a different config; ` +
-          'pass --fresh to start over, or --run-dir to use another directory',
-        { file: configFile },
-      );
-    }
-    return;
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(configFile, text);
 }
