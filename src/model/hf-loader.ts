@@ -29,8 +29,13 @@ export interface HfModel {
   format: 'hf' | 'checkpoint';
 }
 
+export interface LoadHfModelOptions {
+  /** Supplies the tokenizer instead of the folder's tokenizer.json (e.g. a llama2.c tokenizer file). */
+  tokenizer?: (config: LlamaConfig) => Promise<Tokenizer>;
+}
+
 /** Reads config, weights and tokenizer of an HF model folder. */
-export async function loadHfModel(dir: string): Promise<HfModel> {
+export async function loadHfModel(dir: string, options: LoadHfModelOptions = {}): Promise<HfModel> {
   const configPath = join(dir, 'config.json');
   const configJson = await readJsonFile(configPath);
   const { stored, onDisk } = checkpointConfig(configJson, configPath);
@@ -42,7 +47,9 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
   const weights = fromHfTensors(onDisk, (name) => index.get(name), source);
   const restored = withRopeStyle(onDisk, weights, stored.ropeStyle);
 
-  const tokenizer = await loadHfTokenizer(dir, configJson as Record<string, unknown>);
+  const tokenizer = options.tokenizer
+    ? await options.tokenizer(stored)
+    : await loadHfTokenizer(dir, configJson as Record<string, unknown>);
   if (tokenizer.vocabSize > stored.vocabSize) {
     throw new ModelFormatError(
       join(dir, 'tokenizer.json'),

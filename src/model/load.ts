@@ -29,7 +29,10 @@ export interface LoadedModel {
 }
 
 export interface LoadModelOptions {
-  /** llama2.c only: the tokenizer file; default tok512.bin or tokenizer.bin beside the model. */
+  /**
+   * The tokenizer file: for llama2.c, default tok512.bin or tokenizer.bin beside the model; for
+   * a model folder, a llama2.c tokenizer file used instead of the folder's tokenizer.json.
+   */
   tokenizerPath?: string;
 }
 
@@ -64,7 +67,17 @@ async function startsWith(path: string, magic: string): Promise<boolean> {
 
 async function loadFolder(dir: string, options: LoadModelOptions): Promise<LoadedModel> {
   const names = await readdir(dir);
-  if (names.includes('config.json')) return loadHfModel(dir);
+  if (names.includes('config.json')) {
+    const { tokenizerPath } = options;
+    if (!tokenizerPath) return loadHfModel(dir);
+    return loadHfModel(dir, {
+      tokenizer: async (config) => {
+        const tokenizer = await loadLlama2cTokenizer(tokenizerPath, { vocabSize: config.vocabSize });
+        assertTokenizerFits(tokenizer, config.vocabSize, tokenizerPath);
+        return tokenizer;
+      },
+    });
+  }
   const ggufs = names.filter((name) => name.endsWith('.gguf'));
   if (ggufs.length === 1) return loadGgufModel(join(dir, ggufs[0]));
   const isTokenizer = (name: string) => /^(tok\d*|tokenizer)\.bin$/.test(name);

@@ -8,7 +8,6 @@
 import { join } from 'node:path';
 
 import type { CausalLM } from '../model/types.ts';
-import { saveCheckpoint } from '../model/checkpoint.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import type { PreferenceRecord } from '../judge/types.ts';
 import { DpoTrainer } from '../train/dpo.ts';
@@ -16,6 +15,7 @@ import type { OnlineTrainer, OnlineTrainerOptions } from '../train/online-traine
 import { PolicyGradientTrainer } from '../train/policy-gradient.ts';
 import type { PolicyGradientConfigInput } from '../train/policy-gradient-config.ts';
 import { PpoTrainer } from '../train/ppo.ts';
+import { saveModelFolder } from '../train/training-state.ts';
 import type { PpoConfigInput } from '../train/ppo-config.ts';
 import { startProgress } from '../util/progress.ts';
 import type { RunConfig } from './config.ts';
@@ -36,6 +36,14 @@ export interface RlStageOptions {
 
 export function finalPolicyDir(context: RunContext): string {
   return join(context.files.checkpoints, 'final');
+}
+
+/**
+ * Saves the trained policy as a model folder with its tokenizer (tokenizer.json), so
+ * `rlaif generate --model <dir>` and `rlaif serve` load it like any other model.
+ */
+export async function saveFinalPolicy(dir: string, policy: CausalLM): Promise<void> {
+  await saveModelFolder(dir, policy);
 }
 
 /** The trainer's PPO settings from the run config. */
@@ -154,10 +162,7 @@ export function rlStage(options: RlStageOptions): Stage {
       progress.stop();
       if (trainer.halted) context.logger.warn({ reason: trainer.halted }, 'training stopped early');
 
-      await saveCheckpoint(finalPolicyDir(context), policy.config, policy.exportWeights(), {
-        bosId: policy.tokenizer.bosId,
-        eosId: policy.tokenizer.eosId,
-      });
+      await saveFinalPolicy(finalPolicyDir(context), policy);
       const steps = trainer.stepsDone;
       trainer.dispose();
       return { steps, resumed, halted: trainer.halted };
