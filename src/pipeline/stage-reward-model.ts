@@ -9,9 +9,9 @@ import { join } from 'node:path';
 
 import type { CausalLM, Tokenizer } from '../model/types.ts';
 import { REWARD_MODEL_FILE, RewardModel } from '../train/reward-model.ts';
-import { trainRewardModel } from '../train/reward-model-trainer.ts';
+import { RewardModelTrainingStopped, trainRewardModel } from '../train/reward-model-trainer.ts';
 import { RlaifError } from '../util/errors.ts';
-import type { RunContext } from './run-context.ts';
+import { RunInterrupted, type RunContext } from './run-context.ts';
 import type { Stage } from './runner.ts';
 
 export interface RewardModelStageOptions {
@@ -41,6 +41,7 @@ export function rewardModelStage(options: RewardModelStageOptions): Stage {
         maxResponseTokens: Math.max(maxTokens, config.sampling.maxNewTokens) + 1,
       });
       const report = await trainRewardModel({
+        signal: context.signal,
         model,
         records,
         config: {
@@ -55,6 +56,12 @@ export function rewardModelStage(options: RewardModelStageOptions): Stage {
         metrics: context.metrics,
         logger: context.logger,
         silent: context.quiet,
+      }).catch((error: unknown) => {
+        // Nothing of the reward model is stored yet: the same command trains it again.
+        if (error instanceof RewardModelTrainingStopped) {
+          throw new RunInterrupted(`reward-model training (step ${error.step} of ${error.totalSteps})`);
+        }
+        throw error;
       });
       const dir = rewardModelDir(context);
       await model.save(dir);

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import type { PreferenceRecord } from '../judge/types.ts';
+import { RlaifError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import type { MetricsWriter } from '../util/metrics.ts';
 import { startProgress } from '../util/progress.ts';
@@ -56,6 +57,19 @@ export interface TrainRewardModelOptions {
   metrics?: MetricsWriter;
   logger?: Logger;
   silent?: boolean;
+  /**
+   * Checked between steps: once aborted, training stops before the next step and
+   * trainRewardModel rejects with RewardModelTrainingStopped (nothing is saved). Default: never.
+   */
+  signal?: AbortSignal;
+}
+
+/** Training was stopped through `signal` before it finished; the model is not trained. */
+export class RewardModelTrainingStopped extends RlaifError {
+  constructor(readonly step: number, readonly totalSteps: number) {
+    super(`reward-model training stopped at step ${step} of ${totalSteps}`);
+    this.name = 'RewardModelTrainingStopped';
+  }
 }
 
 /**
@@ -119,6 +133,11 @@ export async function trainRewardModel(
     const shuffled = makeRng(cfg.seed).fork(`epoch-${epoch}`).shuffle(train);
     epochStats = { loss: 0, accuracy: 0, n: 0 };
     for (let start = 0; start < shuffled.length; start += cfg.batchSize) {
+      if (options.signal?.aborted) {
+        progress.stop();
+        state.dispose();
+        throw new RewardModelTrainingStopped(step, cfg.epochs * stepsPerEpoch);
+      }
       const batch = shuffled.slice(start, start + cfg.batchSize);
       const started = Date.now();
       state.scheduleStep(step);
