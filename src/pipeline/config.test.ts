@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { InputError } from '../util/errors.ts';
-import { defaultConfigPath, loadRunConfig, parseRunConfig } from './config.ts';
+import { defaultConfigPath, loadRunConfig, parseRunConfig, storedConfigText } from './config.ts';
 
 const examplesDir = join(defaultConfigPath, '..');
 const fileInExamples = join(examplesDir, 'test-config.yaml');
@@ -85,6 +85,29 @@ describe('run config', () => {
     const { paths } = loadRunConfig(file);
     expect(paths.heldOutPrompts).toBe(join(dir, 'p.txt'));
     expect(paths.constitution).toBe(join(dir, 'c.yaml'));
+  });
+
+  it("a run folder's stored config.yaml runs again from its own folder, unchanged", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlaif-config-'));
+    writeFileSync(join(dir, 'p.txt'), 'Tom had a ball.\n');
+    writeFileSync(join(dir, 'c.yaml'), 'name: x\nprinciples: [{id: a, text: b}]\n');
+    writeFileSync(join(dir, 'm.bin'), 'weights');
+    writeFileSync(join(dir, 't.bin'), 'tokens');
+    const file = join(dir, 'run.yaml');
+    writeFileSync(file, 'runDir: out\npolicy: {model: ./m.bin, tokenizer: t.bin}\n' +
+      'prompts: {train: p.txt, heldOut: p.txt}\njudge: {constitution: c.yaml}\n');
+    const text = storedConfigText(loadRunConfig(file));
+
+    const stored = join(dir, 'runs', 'a', 'config.yaml');
+    mkdirSync(dirname(stored), { recursive: true });
+    writeFileSync(stored, text);
+    const again = loadRunConfig(stored);
+    expect(again.paths.trainPrompts).toBe(join(dir, 'p.txt'));
+    expect(again.paths.constitution).toBe(join(dir, 'c.yaml'));
+    expect(again.paths.policyModel).toBe(join(dir, 'm.bin'));
+    expect(again.config.policy.tokenizer).toBe(join(dir, 't.bin'));
+    // Stored again it is the same text, so re-running it resumes rather than conflicts.
+    expect(storedConfigText(again)).toBe(text);
   });
 });
 

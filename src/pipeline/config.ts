@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
+import { stringify } from 'yaml';
+
 import { InputError } from '../util/errors.ts';
 import { projectRoot } from '../util/paths.ts';
 import { YamlSource, type FieldPath } from '../util/yaml-input.ts';
@@ -82,6 +84,37 @@ export function parseRunConfig(text: string, file: string): LoadedConfig {
     );
   }
   return { config, file, paths };
+}
+
+/**
+ * The config as stored in a run folder: defaults filled in and every file path absolute, so the
+ * stored config.yaml runs again from wherever it is read.
+ */
+export function storedRunConfig(loaded: LoadedConfig): RunConfig {
+  const { config, paths } = loaded;
+  const base = dirname(loaded.file);
+  return {
+    ...config,
+    runDir: resolve(config.runDir),
+    policy: {
+      ...config.policy,
+      model: paths.policyModel ?? config.policy.model,
+      ...(config.policy.tokenizer ? { tokenizer: resolve(base, config.policy.tokenizer) } : {}),
+    },
+    ...(config.reference ? { reference: paths.referenceModel ?? config.reference } : {}),
+    prompts: { ...config.prompts, train: paths.trainPrompts, heldOut: paths.heldOutPrompts },
+    judge: {
+      ...config.judge,
+      constitution: paths.constitution,
+      ...(paths.judgeModel ? { model: paths.judgeModel } : {}),
+    },
+  };
+}
+
+/** The text of a run folder's config.yaml. */
+export function storedConfigText(loaded: LoadedConfig): string {
+  const header = '# The resolved config this run was started with (defaults filled in, paths absolute).';
+  return `${header}\n${stringify(storedRunConfig(loaded))}`;
 }
 
 /** A model given with a folder separator or a file extension is a path, otherwise a name. */

@@ -9,15 +9,13 @@
  */
 import { dirname, resolve } from 'node:path';
 
-import { stringify } from 'yaml';
-
 import type { CausalLM } from '../model/types.ts';
 import { JudgeReward } from '../rewards/judge-reward.ts';
 import type { RewardSource } from '../rewards/types.ts';
 import { RunStore, openRunDatabase } from '../store/run-store.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import { MetricsWriter } from '../util/metrics.ts';
-import type { LoadedConfig, RunConfig } from './config.ts';
+import { storedConfigText, type LoadedConfig } from './config.ts';
 import { JudgeScoreReward } from './judge-score-reward.ts';
 import { buildEvaluator, buildTrainingJudge, readConstitution } from './judges.ts';
 import { loadPolicy, loadSavedPolicy, locateModel, type ModelLocation } from './models.ts';
@@ -66,8 +64,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
     : located;
   const referenceFiles = config.reference ? await locateModel(config.reference, { logger }) : policyFiles;
 
-  const configText = `# The resolved config this run was started with (defaults filled in).\n${stringify(config)}`;
-  prepareRunDir(files, configText, options.fresh ?? false);
+  prepareRunDir(files, storedConfigText(loaded), options.fresh ?? false);
   const db = openRunDatabase(files.store);
   const context: RunContext = {
     loaded,
