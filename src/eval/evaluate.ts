@@ -38,6 +38,9 @@ export interface EvaluationSummary {
   /** Final mean words over start mean words. */
   lengthRatio: number;
   alarms: string[];
+  /** The held-out win rate a run must reach (absent in summaries of older runs). */
+  winRateTarget?: number;
+  /** Win rate at or above its target, KL within its target and no collapse. */
   success: boolean;
 }
 
@@ -83,6 +86,7 @@ export function summarizeEvaluation(input: EvaluationInput): EvaluationSummary {
     diversity: { start, final },
     lengthRatio,
     alarms,
+    winRateTarget: input.minWinRate,
     success: evaluator.rate >= input.minWinRate && klMean <= input.klMax && !collapse,
   };
 }
@@ -102,7 +106,26 @@ export function terminalSummary(summary: EvaluationSummary): string {
     `mean length:        ${d.start.meanWords.toFixed(1)} -> ${d.final.meanWords.toFixed(1)} words`,
   ];
   lines.push(summary.alarms.length ? `alarms: ${summary.alarms.join('; ')}` : 'alarms: none');
+  lines.push(resultLine(summary));
   return lines.join('\n');
+}
+
+/** One line saying whether the run met its targets and, if not, which it missed. */
+export function resultLine(summary: EvaluationSummary): string {
+  const { evaluator: e, kl, winRateTarget: target } = summary;
+  const missed: string[] = [];
+  if (target !== undefined && e.rate < target) {
+    missed.push(`held-out win rate ${pct(e.rate)} is below the ${pct(target)} target`);
+  }
+  if (!kl.withinTarget) {
+    missed.push(`KL ${kl.mean.toFixed(2)} nats is above the ${kl.target} target`);
+  }
+  for (const alarm of summary.alarms) if (alarm.startsWith('collapse')) missed.push(alarm);
+  if (summary.success) {
+    const rate = target === undefined ? '' : ` (held-out win rate ${pct(e.rate)} >= ${pct(target)})`;
+    return `result: meets targets${rate}`;
+  }
+  return `result: missed targets: ${missed.length ? missed.join('; ') : 'see the report'}`;
 }
 
 function mean(values: number[]): number {
