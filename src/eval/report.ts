@@ -30,6 +30,11 @@ export interface ReportPreference {
   principle?: string;
   rationale?: string;
   consistent?: boolean;
+  /** The run's prompt and the two sample indices in the order the judge saw them (A, B). */
+  promptIndex?: number;
+  pair?: [number, number];
+  /** The judge saw `chosen` as A; inferred from `pair` when absent. */
+  aIsChosen?: boolean;
 }
 
 export interface ReportInput {
@@ -44,6 +49,8 @@ export interface ReportInput {
   preferences: ReportPreference[];
   /** Seconds per stage. */
   stageSeconds?: Record<string, number>;
+  /** Preferences shown: one pair per opening, most and least confident in turn. Default 10. */
+  shownPreferences?: number;
 }
 
 /** One chart: a title and the metric names drawn on it (first stage that has them). */
@@ -79,7 +86,7 @@ ${input.stageSeconds ? stagesSection(input.stageSeconds) : ''}
 ${chartData.length ? '<div class="charts" id="charts"></div>' : '<p class="muted">No training metrics recorded.</p>'}
 </section>
 ${samplesSection(input.samples)}
-${preferencesSection(input.preferences)}
+${preferencesSection(selectPreferences(input.preferences, input.shownPreferences ?? 10))}
 <script>${uplotJs()}</script>
 <script>
 const chartData = ${safeJson(chartData)};
@@ -94,8 +101,12 @@ for (const chart of chartData) {
     title: chart.title, width, height: 240,
     scales: { x: { time: false } },
     axes: [{ label: 'step' }, {}],
+    // Names only: a live legend shows '--' until the pointer is over the chart.
+    legend: { live: false },
     series: [{ label: 'step' }].concat(chart.names.map((name, i) => ({
-      label: name, stroke: palette[i % palette.length], width: 2, points: { size: 4 }, spanGaps: true,
+      label: name, stroke: palette[i % palette.length], width: 2, spanGaps: true,
+      // A sparse series (a validation figure per epoch) shows its points, not only a line.
+      points: chart.sparse[i] ? { show: true, size: 7, fill: palette[i % palette.length] } : { size: 4 },
     }))),
   }, [chart.steps].concat(chart.values), box);
 }
@@ -106,16 +117,25 @@ for (const chart of chartData) {
 
 function seriesOf(metrics: MetricsRecord[], stages: string[], names: string[]) {
   const stage = stages.find((s) => metrics.some((m) => m.stage === s && names.some((n) => n in m)));
-  if (!stage) return { steps: [] as number[], names: [] as string[], values: [] as (number | null)[][] };
-  // A resumed run may have written a step twice; the last line for a step wins.
+  if (!stage) {
+    const none: { steps: number[]; names: string[]; values: (number | null)[][]; sparse: boolean[] } =
+      { steps: [], names: [], values: [], sparse: [] };
+    return none;
+  }
+  // One step may have several lines (training figures, then validation figures at the end of
+  // an epoch), and a resumed run may write a step twice: merge them, the last value winning.
   const byStep = new Map<number, MetricsRecord>();
-  for (const m of metrics) if (m.stage === stage) byStep.set(m.step, m);
+  for (const m of metrics) {
+    if (m.stage === stage) byStep.set(m.step, { ...byStep.get(m.step), ...m });
+  }
   const rows = [...byStep.values()].sort((a, b) => a.step - b.step);
   const present = names.filter((n) => rows.some((r) => typeof r[n] === 'number'));
+  const values = present.map((n) => rows.map((r) => (typeof r[n] === 'number' ? (r[n] as number) : null)));
   return {
     steps: rows.map((r) => r.step),
     names: present,
-    values: present.map((n) => rows.map((r) => (typeof r[n] === 'number' ? (r[n] as number) : null))),
+    values,
+    sparse: values.map((v) => v.filter((x) => x !== null).length * 4 <= rows.length),
   };
 }
 
@@ -125,7 +145,11 @@ function summarySection(s: EvaluationSummary): string {
   const rows: [string, string, string][] = [
     ['Held-out evaluator win rate', `${pct(s.evaluator.rate)} <span class="muted">(95% CI ${pct(s.evaluator.low)}–${pct(s.evaluator.high)}; ${s.evaluator.wins}/${s.evaluator.ties}/${s.evaluator.losses} win/tie/loss of ${s.evaluator.n})</span>`, 'final policy vs start on held-out prompts, both orders'],
     ['Training judge win rate', `${pct(s.trainingJudge.rate)} <span class="muted">(95% CI ${pct(s.trainingJudge.low)}–${pct(s.trainingJudge.high)})</span>`, 'the judge the policy was trained against'],
-    ['Judge − evaluator gap', `${(s.judgeEvaluatorGap * 100).toFixed(1)} points`, 'large and positive: reward hacking'],
+    [
+      'Judge − evaluator gap',
+      `${(s.judgeEvaluatorGap * 100).toFixed(1)} points`,
+      'training judge minus held-out evaluator; above +15 points it is a reward-hacking signal',
+    ],
     ['KL to reference', `${s.kl.mean.toFixed(2)} nats <span class="muted">(max ${s.kl.max.toFixed(2)}, target ≤ ${s.kl.target})</span>`, 'per response, temperature-1 samples'],
     ['distinct-1 / distinct-2', `${d.start.distinct1.toFixed(3)} / ${d.start.distinct2.toFixed(3)} → ${d.final.distinct1.toFixed(3)} / ${d.final.distinct2.toFixed(3)}`, 'start → final'],
     ['Self-similarity', `${d.start.selfSimilarity.toFixed(3)} → ${d.final.selfSimilarity.toFixed(3)}`, 'mean pairwise bigram Jaccard; rising: collapse'],
@@ -182,12 +206,68 @@ ${samples.map((s) => `<tr><td class="prompt">${escapeHtml(s.prompt)}</td><td>${e
 </tbody></table></section>`;
 }
 
+/**
+ * A varied handful: one pair per opening (openings in order), taking the most and the least
+ * confident verdict in turn, then more pairs per opening if there are few openings.
+ */
+export function selectPreferences(preferences: ReportPreference[], count: number): ReportPreference[] {
+  const keyed = withJudgeOrder(preferences);
+  const byOpening = new Map<string, ReportPreference[]>();
+  for (const p of keyed) byOpening.set(p.prompt, [...(byOpening.get(p.prompt) ?? []), p]);
+  const queues = [...byOpening.values()].map((group) => [...group].sort((a, b) => b.pChosen - a.pChosen));
+  const chosen: ReportPreference[] = [];
+  for (let round = 0; chosen.length < count && queues.some((q) => q.length > 0); round += 1) {
+    for (const [i, queue] of queues.entries()) {
+      if (chosen.length >= count || queue.length === 0) continue;
+      chosen.push((i + round) % 2 === 0 ? queue.shift()! : queue.pop()!);
+    }
+  }
+  return chosen;
+}
+
+/**
+ * Which side the judge saw as A. A pair is (sample i, sample j) of one prompt, shown as A = i;
+ * a sample's text is the one every pair holding it shares, which tells whether A was chosen.
+ */
+function withJudgeOrder(preferences: ReportPreference[]): ReportPreference[] {
+  const texts = new Map<string, Set<string> | undefined>();
+  for (const p of preferences) {
+    if (p.pair === undefined || p.promptIndex === undefined) continue;
+    for (const sample of p.pair) {
+      const key = `${p.promptIndex}:${sample}`;
+      const both = new Set([p.chosen, p.rejected]);
+      const known = texts.get(key);
+      texts.set(key, known ? new Set([...known].filter((t) => both.has(t))) : both);
+    }
+  }
+  return preferences.map((p) => {
+    if (p.aIsChosen !== undefined || p.pair === undefined || p.promptIndex === undefined) return p;
+    const a = texts.get(`${p.promptIndex}:${p.pair[0]}`);
+    const b = texts.get(`${p.promptIndex}:${p.pair[1]}`);
+    if (a?.size === 1 && a.has(p.chosen)) return { ...p, aIsChosen: true };
+    if (a?.size === 1 && a.has(p.rejected)) return { ...p, aIsChosen: false };
+    if (b?.size === 1 && b.has(p.chosen)) return { ...p, aIsChosen: false };
+    if (b?.size === 1 && b.has(p.rejected)) return { ...p, aIsChosen: true };
+    return p;
+  });
+}
+
+function judgeOrderKey(p: ReportPreference): string {
+  if (!p.rationale) return '';
+  if (p.aIsChosen === undefined) {
+    return '<div class="key">in the rationale, A and B are the order the judge saw</div>';
+  }
+  const [a, b] = p.aIsChosen ? ['chosen', 'rejected'] : ['rejected', 'chosen'];
+  return `<div class="key">in the rationale: <b>A = ${a}</b>, B = ${b}</div>`;
+}
+
 function preferencesSection(preferences: ReportPreference[]): string {
   if (preferences.length === 0) return '';
   return `<section><h2>Preferences from the AI judge</h2>
+<p class="muted">A selection: one pair per opening, the judge's most and least confident verdicts in turn.</p>
 <table class="samples"><thead><tr><th>Opening</th><th>Chosen</th><th>Rejected</th><th>Judge</th></tr></thead><tbody>
 ${preferences.map((r) => `<tr><td class="prompt">${escapeHtml(r.prompt)}</td><td>${escapeHtml(r.chosen)}</td><td>${escapeHtml(r.rejected)}</td>
-<td class="verdict">p(chosen) <b>${(r.pChosen * 100).toFixed(0)}%</b>${r.consistent === false ? ' <span class="warn">orders disagree</span>' : ''}${r.principle ? `<br><span class="principle">${escapeHtml(principleLabel(r.principle))}</span>` : ''}${rationaleHtml(r.rationale)}</td></tr>`).join('\n')}
+<td class="verdict">p(chosen) <b>${(r.pChosen * 100).toFixed(0)}%</b>${r.consistent === false ? ' <span class="warn">orders disagree</span>' : ''}${r.principle ? `<br><span class="principle">${escapeHtml(principleLabel(r.principle))}</span>` : ''}${judgeOrderKey(r)}${rationaleHtml(r.rationale)}</td></tr>`).join('\n')}
 </tbody></table></section>`;
 }
 
@@ -221,6 +301,7 @@ td.prompt { width: 16%; font-weight: 500; } td.verdict { width: 26%; font-size: 
 summary { cursor: pointer; }
 .principle { display: inline-block; margin-top: 4px; background: #eef2ff; color: #3730a3; padding: 1px 6px; border-radius: 8px; }
 .rationale { color: #4b5563; margin-top: 4px; }
+.key { margin-top: 4px; color: #374151; }
 svg.bars { margin: 12px 0; }
 `;
 
