@@ -79,8 +79,9 @@ export function evalStage(options: EvalStageOptions): Stage {
       const finals = store.evalSamples('final');
       const judgeAll = async (name: string, judge: PairwiseJudge, asksBoth: boolean) => {
         const done = new Set(store.evalVerdicts(name).map((v) => v.promptIndex));
-        const progress = startProgress({ label: `eval ${name}`, total: prompts.length, silent: context.quiet });
-        progress.tick(done.size);
+        const progress = startProgress({
+          label: `eval ${name}`, total: prompts.length, silent: context.quiet, start: done.size,
+        });
         for (let i = 0; i < prompts.length; i++) {
           if (done.has(i)) continue;
           throwIfStopped(context, 'evaluation');

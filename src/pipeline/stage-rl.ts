@@ -126,6 +126,16 @@ async function createTrainer(
   return PolicyGradientTrainer.create({ ...base, reward, config: policyGradientSettings(config, algorithm) });
 }
 
+/** The step's score and KL for the progress line, when the trainer reports them as numbers. */
+export function progressInfo(metrics: Record<string, number | string>): Record<string, number> {
+  const info: Record<string, number> = {};
+  const score = metrics['score/mean'];
+  const kl = metrics['objective/kl'];
+  if (typeof score === 'number' && Number.isFinite(score)) info.score = score;
+  if (typeof kl === 'number' && Number.isFinite(kl)) info.kl = kl;
+  return info;
+}
+
 export function rlStage(options: RlStageOptions): Stage {
   return {
     name: 'rl',
@@ -145,8 +155,9 @@ export function rlStage(options: RlStageOptions): Stage {
       if (resumed) context.logger.info({ step: trainer.stepsDone }, 'training resumed from checkpoint');
 
       const total = Math.min(config.rl.steps, trainer.plannedSteps);
-      const progress = startProgress({ label: config.rl.algorithm, total, silent: context.quiet });
-      progress.tick(trainer.stepsDone);
+      const progress = startProgress({
+        label: config.rl.algorithm, total, silent: context.quiet, start: trainer.stepsDone,
+      });
       while (trainer.stepsDone < total && !trainer.halted) {
         if (context.signal.aborted) {
           trainer.saveCheckpoint();
@@ -154,10 +165,7 @@ export function rlStage(options: RlStageOptions): Stage {
           throw new RunInterrupted(`${config.rl.algorithm} (checkpoint saved at step ${trainer.stepsDone})`);
         }
         const result = await trainer.trainStep();
-        progress.tick(1, {
-          score: result.metrics['score/mean'] ?? NaN,
-          kl: result.metrics['objective/kl'] ?? NaN,
-        });
+        progress.tick(1, progressInfo(result.metrics));
       }
       progress.stop();
       if (trainer.halted) context.logger.warn({ reason: trainer.halted }, 'training stopped early');

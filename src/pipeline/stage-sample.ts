@@ -26,8 +26,9 @@ export function sampleStage(options: SampleStageOptions): Stage {
       const prompts = options.prompts;
       const done = context.store.sampledPrompts(k);
       const chunks = Math.ceil(prompts.length / chunkPrompts);
-      const progress = startProgress({ label: 'sample', total: prompts.length, silent: context.quiet });
-      progress.tick(done.size);
+      const progress = startProgress({
+        label: 'sample', total: prompts.length, silent: context.quiet, start: done.size,
+      });
       const policy = await options.policy();
 
       for (let chunk = 0; chunk < chunks; chunk++) {

@@ -15,50 +15,76 @@ export interface ProgressOptions {
   /** Seconds between plain lines when stderr is not a terminal. */
   interval?: number;
   silent?: boolean;
+  /** Units already done before this process started (a resumed job); default 0. */
+  start?: number;
+  /** Clock in ms (tests); default Date.now. */
+  now?: () => number;
 }
 
 export function startProgress(options: ProgressOptions): Progress {
   const { label, total } = options;
   if (options.silent || process.env.RLAIF_QUIET === '1') return { tick() {}, stop() {} };
 
+  const clock = options.now ?? Date.now;
+  const first = options.start ?? 0;
+  const started = clock();
+  let done = first;
+
   if (process.stderr.isTTY) {
+    // Our own ETA from the units done in this process: cli-progress's counts resumed units.
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label.padEnd(12)} {bar} {value}/{total} | {eta_formatted} left | {info}`,
+        format: `${label.padEnd(12)} {bar} {value}/{total} | {left}{info}`,
         stream: process.stderr,
         hideCursor: true,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { info: '' });
+    bar.start(total, first, { info: '', left: '' });
     return {
-      tick: (by = 1, info) => bar.increment(by, { info: formatInfo(info) }),
+      tick: (by = 1, info) => {
+        done += by;
+        const eta = etaSeconds(total - done, done - first, clock() - started);
+        const left = eta === undefined ? '' : `${eta.toFixed(0)}s left | `;
+        bar.increment(by, { info: formatInfo(info), left });
+      },
       stop: () => bar.stop(),
     };
   }
 
-  let done = 0;
   let lastPrint = 0;
   const intervalMs = (options.interval ?? 5) * 1000;
-  const started = Date.now();
   return {
     tick(by = 1, info) {
       done += by;
-      const now = Date.now();
+      const now = clock();
       if (now - lastPrint < intervalMs && done < total) return;
       lastPrint = now;
-      const rate = done / Math.max((now - started) / 1000, 1e-9);
-      process.stderr.write(
-        `${label} ${done}/${total} (${rate.toFixed(1)}/s) ${formatInfo(info)}\n`,
-      );
+      const rate = ratePerSecond(done - first, now - started);
+      const shown = rate === undefined ? '' : ` (${rate.toFixed(1)}/s)`;
+      process.stderr.write(`${label} ${done}/${total}${shown} ${formatInfo(info)}\n`);
     },
     stop() {},
   };
 }
 
-function formatInfo(info?: Record<string, string | number>): string {
+/** Units per second over this process's work; undefined until there is some to measure. */
+export function ratePerSecond(doneHere: number, elapsedMs: number): number | undefined {
+  if (doneHere <= 0 || elapsedMs <= 0) return undefined;
+  return doneHere / (elapsedMs / 1000);
+}
+
+/** Seconds left at this process's rate; undefined until known. */
+export function etaSeconds(remaining: number, doneHere: number, elapsedMs: number): number | undefined {
+  const rate = ratePerSecond(doneHere, elapsedMs);
+  return rate === undefined ? undefined : Math.max(0, remaining) / rate;
+}
+
+/** `key=value` pairs; values that are not finite numbers (a metric a trainer lacks) are left out. */
+export function formatInfo(info?: Record<string, string | number>): string {
   if (!info) return '';
   return Object.entries(info)
+    .filter(([, v]) => typeof v !== 'number' || Number.isFinite(v))
     .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(4) : v}`)
     .join(' ');
 }
