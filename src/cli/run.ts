@@ -64,7 +64,7 @@ async function runCommand(configPath: string, flags: RunFlags): Promise<void> {
 
   const started = Date.now();
   try {
-    const { context } = await runPipeline({
+    const { context, stagesRun } = await runPipeline({
       loaded,
       models: { modelPath: flags.model, modelsDir: flags.modelsDir },
       fresh: flags.fresh,
@@ -75,7 +75,9 @@ async function runCommand(configPath: string, flags: RunFlags): Promise<void> {
     const { readFileSync } = await import('node:fs');
     const summary = JSON.parse(readFileSync(context.files.summary, 'utf8')) as EvaluationSummary;
     process.stdout.write(`${terminalSummary(summary)}\n`);
-    process.stdout.write(`wall time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    process.stdout.write(stagesRun.length === 0
+      ? `already complete: ${context.files.dir} (pass --fresh to start over)\n`
+      : `wall time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     process.stdout.write(`report: ${context.files.report}\n`);
   } catch (error) {
     if ((error as Error).name !== 'RunInterrupted') throw error;

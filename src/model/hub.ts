@@ -131,13 +131,15 @@ export async function resolveModel(options: ResolveModelOptions): Promise<Resolv
   if (!known) {
     const found = lookIn(cached, options.name, undefined);
     if (found) return { ...found, source: 'cache' };
-    throw new ModelNotFoundError(howToProvide(options.name, cache, modelsDir, undefined));
+    throw new ModelNotFoundError(
+      howToProvide(options.name, cache, modelsDir, undefined, undefined, options.modelsDir));
   }
 
   // 4. The hub.
   const offline = options.offline ?? (env.RLAIF_OFFLINE === '1' || env.HF_HUB_OFFLINE === '1');
   if (offline) {
-    throw new ModelNotFoundError(howToProvide(options.name, cache, modelsDir, known, options.hubUrl));
+    throw new ModelNotFoundError(
+      howToProvide(options.name, cache, modelsDir, known, options.hubUrl, options.modelsDir));
   }
   const hubUrl = options.hubUrl ?? defaultHubUrl;
   try {
@@ -152,7 +154,7 @@ export async function resolveModel(options: ResolveModelOptions): Promise<Resolv
     if (error instanceof ChecksumError) throw error;
     throw new ModelNotFoundError(
       `could not download ${options.name} (${(error as Error).message}).\n` +
-        howToProvide(options.name, cache, modelsDir, known, options.hubUrl),
+        howToProvide(options.name, cache, modelsDir, known, options.hubUrl, options.modelsDir),
       { cause: error },
     );
   }
@@ -256,11 +258,17 @@ function howToProvide(
   modelsDir: string | undefined,
   known: KnownModel | undefined,
   hubUrl = defaultHubUrl,
+  modelsDirFlag?: string,
 ): string {
   const lines = [`model "${name}" not found. Provide it in one of these ways:`];
   lines.push(`  - pass the file: --model /path/to/${known?.files[0].name ?? `${name}.bin`}`);
-  lines.push(`  - put a folder "${name}" in a models folder and set RLAIF_MODELS=/that/folder` +
-    (modelsDir ? ` (looked in ${modelsDir})` : ''));
+  if (modelsDirFlag) {
+    lines.push(`  - put a folder "${name}" in the --models-dir folder ${modelsDirFlag} ` +
+      `(${join(resolve(modelsDirFlag), name)} holds no model)`);
+  } else {
+    lines.push(`  - put a folder "${name}" in a models folder and set RLAIF_MODELS=/that/folder` +
+      (modelsDir ? ` (looked in ${modelsDir})` : ''));
+  }
   lines.push(`  - copy the files into ${join(cache, name)}/`);
   if (known) {
     const urls = known.files.map(

@@ -32,6 +32,8 @@ export interface LoadedConfig {
     referenceModel?: string;
     judgeModel?: string;
   };
+  /** Lines of fields named in messages raised after loading (absent: not written in the file). */
+  lines?: { policyModel?: number; reference?: number };
 }
 
 /** Reads, validates and resolves a config file; throws InputError before any work. */
@@ -83,7 +85,11 @@ export function parseRunConfig(text: string, file: string): LoadedConfig {
       { file, line: source.lineOf(['judge', 'backend']), field: 'judge.baseUrl' },
     );
   }
-  return { config, file, paths };
+  const lines = {
+    policyModel: source.lineOf(['policy', 'model'], true),
+    reference: source.lineOf(['reference'], true),
+  };
+  return { config, file, paths, lines };
 }
 
 /**

@@ -4,12 +4,13 @@
  * and builds the in-process LlamaModel.
  */
 import { loadCheckpoint } from '../model/checkpoint.ts';
-import { resolveModel, type ResolvedModel } from '../model/hub.ts';
+import { ModelNotFoundError, resolveModel, type ResolvedModel } from '../model/hub.ts';
 import { LlamaModel } from '../model/llama.ts';
 import { loadModel } from '../model/load.ts';
 import type { Tokenizer } from '../model/types.ts';
+import { InputError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import { looksLikePath } from './config.ts';
+import { looksLikePath, type LoadedConfig } from './config.ts';
 
 export interface ModelLocation {
   /** `--model` flag. */
@@ -27,6 +28,25 @@ export async function locateModel(model: string, where: ModelLocation): Promise<
   }
   if (looksLikePath(model)) return resolveModel({ name: model, modelPath: model, logger: where.logger });
   return resolveModel({ name: model, modelsDir: where.modelsDir, logger: where.logger, silent: where.quiet });
+}
+
+/**
+ * Finds a model named in the run config; a missing one is reported at its config field (the
+ * --model flag, when given, is reported by itself).
+ */
+export async function locateConfiguredModel(
+  loaded: LoadedConfig,
+  field: 'policy.model' | 'reference',
+  where: ModelLocation,
+): Promise<ResolvedModel> {
+  const model = field === 'policy.model' ? loaded.config.policy.model : loaded.config.reference!;
+  try {
+    return await locateModel(model, where);
+  } catch (error) {
+    if (where.modelPath || !(error instanceof ModelNotFoundError)) throw error;
+    const line = field === 'policy.model' ? loaded.lines?.policyModel : loaded.lines?.reference;
+    throw new InputError(error.message, { file: loaded.file, line, field }, { cause: error });
+  }
 }
 
 /** Builds a trainable LlamaModel from resolved files. */

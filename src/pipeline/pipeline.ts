@@ -18,7 +18,7 @@ import { MetricsWriter } from '../util/metrics.ts';
 import { storedConfigText, type LoadedConfig } from './config.ts';
 import { JudgeScoreReward } from './judge-score-reward.ts';
 import { buildEvaluator, buildTrainingJudge, readConstitution } from './judges.ts';
-import { loadPolicy, loadSavedPolicy, locateModel, type ModelLocation } from './models.ts';
+import { loadPolicy, loadSavedPolicy, locateConfiguredModel, type ModelLocation } from './models.ts';
 import { PromptBaselineReward } from './prompt-baseline-reward.ts';
 import { readPrompts, type PromptLine } from './prompts.ts';
 import { runFiles, type RunContext } from './run-context.ts';
@@ -45,6 +45,8 @@ export interface RunPipelineOptions {
 export interface RunOutcome {
   context: RunContext;
   runDir: string;
+  /** Stages this call ran; empty when the run was already complete. */
+  stagesRun: string[];
 }
 
 export async function runPipeline(options: RunPipelineOptions): Promise<RunOutcome> {
@@ -58,11 +60,13 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   const heldOutPrompts = readPrompts(loaded.paths.heldOutPrompts, config.prompts.maxHeldOut);
   readConstitution(loaded);
   const where = { ...options.models, logger, quiet: options.quiet };
-  const located = await locateModel(config.policy.model, where);
+  const located = await locateConfiguredModel(loaded, 'policy.model', where);
   const policyFiles = config.policy.tokenizer
     ? { ...located, tokenizer: resolve(dirname(loaded.file), config.policy.tokenizer) }
     : located;
-  const referenceFiles = config.reference ? await locateModel(config.reference, { logger }) : policyFiles;
+  const referenceFiles = config.reference
+    ? await locateConfiguredModel(loaded, 'reference', { ...where, modelPath: undefined })
+    : policyFiles;
 
   prepareRunDir(files, storedConfigText(loaded), options.fresh ?? false);
   const db = openRunDatabase(files.store);
@@ -144,12 +148,13 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunOutco
   }));
   stages.push(reportStage());
 
+  let stagesRun: string[];
   try {
-    await runStages(context, stages);
+    stagesRun = await runStages(context, stages);
   } finally {
     db.close();
   }
-  return { context, runDir: files.dir };
+  return { context, runDir: files.dir, stagesRun };
 }
 
 /** Each prompt with the starting policy's first sampled response as its reference answer. */

@@ -11,7 +11,9 @@ export interface Stage {
   run(context: RunContext): Promise<unknown>;
 }
 
-export async function runStages(context: RunContext, stages: Stage[]): Promise<void> {
+/** Runs the stages not yet done; returns the names of those it ran (none: the run was complete). */
+export async function runStages(context: RunContext, stages: Stage[]): Promise<string[]> {
+  const ran: string[] = [];
   for (const stage of stages) {
     if (context.store.stageStatus(stage.name) === 'done') {
       context.logger.info({ stage: stage.name }, 'already done, skipped');
@@ -21,8 +23,10 @@ export async function runStages(context: RunContext, stages: Stage[]): Promise<v
     const started = context.clock();
     context.store.markStarted(stage.name, started);
     context.logger.info({ stage: stage.name }, 'stage started');
+    ran.push(stage.name);
     const detail = await stage.run(context);
     context.store.markDone(stage.name, context.clock(), detail);
     context.logger.info({ stage: stage.name, seconds: (context.clock() - started) / 1000 }, 'stage done');
   }
+  return ran;
 }
