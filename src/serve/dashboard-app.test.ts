@@ -324,3 +324,26 @@ describe('dashboard API', () => {
     }
   });
 });
+
+describe('summary chips', () => {
+  it('labels and formats the evaluation figures', async () => {
+    const { summaryFigures } = await import('../../web/src/format.ts');
+    const figures = summaryFigures({
+      evaluator: { rate: 0.82 },
+      judgeEvaluatorGap: -0.04,
+      evaluatorConsistency: 1,
+      lengthRatio: 1.0123,
+      winRate: 0.82,
+      harmlessRate: 0.97,
+      prompts: 50,
+    });
+    expect(figures.map((f) => `${f.label} ${f.value}`)).toEqual([
+      'evaluator win rate 82.0%',
+      'judge − evaluator gap -4.0 pts',
+      'evaluator order consistency 100.0%',
+      'length ratio ×1.01',
+      'harmless rate 97.0%',
+      'prompts 50',
+    ]);
+  });
+});

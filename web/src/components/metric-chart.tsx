@@ -18,6 +18,8 @@ interface MetricChartProps {
   records: MetricsRecord[];
   /** Bumped whenever `records` grew, since the array itself is appended in place. */
   version: number;
+  /** Rates and accuracies: the y axis stays within [0, 1]. Default false. */
+  unitRange?: boolean;
 }
 
 const stepIncrements = [
@@ -46,7 +48,7 @@ export function alignSeries(records: MetricsRecord[], series: SeriesSpec[]): uPl
   return [steps, ...series.map((_, column) => steps.map((step) => rows.get(step)![column]))];
 }
 
-export function MetricChart({ title, series, records, version }: MetricChartProps) {
+export function MetricChart({ title, series, records, version, unitRange }: MetricChartProps) {
   const container = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const seriesKey = series.map((s) => `${s.stage}:${s.key}`).join('|');
@@ -63,7 +65,10 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
       height: 190,
       legend: { show: series.length > 1, live: false },
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: false } },
+      scales: {
+        x: { time: false },
+        ...(unitRange ? { y: { range: [0, 1] as uPlot.Range.MinMax } } : {}),
+      },
       axes: [
         {
           stroke: '#64748b',
@@ -95,7 +100,7 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
       plot.current?.destroy();
       plot.current = null;
     };
-  }, [seriesKey]);
+  }, [seriesKey, unitRange]);
 
   // Swap in new points as they arrive.
   useEffect(() => {
@@ -106,7 +111,7 @@ export function MetricChart({ title, series, records, version }: MetricChartProp
     <section class="chart-card" data-chart={title} data-points={points}>
       <header>
         <h3>{title}</h3>
-        <span class="muted small">{points > 0 ? `${stages} · ${points} steps` : ''}</span>
+        <span class="muted small">{points > 0 ? `${stages} · ${points} ${points === 1 ? 'step' : 'steps'}` : ''}</span>
       </header>
       {series.length === 0 ? (
         <div class="chart-empty">no data yet</div>

@@ -200,7 +200,8 @@ export function AuditsTab({ run }: { run: string }) {
   if (audits.length === 0) {
     return (
       <p class="muted">
-        No judge audits in this run. An audit writes <code>audit*.json</code> into the run folder.
+        No judge audits in this run. Write one into the run folder with{' '}
+        <code>rlaif judge audit --json runs/{run}/audit.json</code>.
       </p>
     );
   }

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, type RunListing } from '../api.ts';
-import { ago, number, runHref } from '../format.ts';
+import { ago, runHref, summaryFigures } from '../format.ts';
 
 export function RunList() {
   const [runs, setRuns] = useState<RunListing[] | null>(null);
@@ -61,12 +61,11 @@ export function RunList() {
               </td>
               <td class="summary-cell">
                 {run.summary
-                  ? Object.entries(run.summary)
-                      .filter(([, v]) => typeof v === 'number')
+                  ? summaryFigures(run.summary as Record<string, unknown>)
                       .slice(0, 4)
-                      .map(([k, v]) => (
-                        <span class="chip" key={k}>
-                          {k} {number(v)}
+                      .map((figure) => (
+                        <span class="chip" key={figure.key}>
+                          {figure.label} {figure.value}
                         </span>
                       ))
                   : '–'}

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, type RunDetail } from '../api.ts';
-import { number, runHref } from '../format.ts';
+import { runHref, summaryFigures } from '../format.ts';
 import { useMetrics } from '../use-metrics.ts';
 import { AuditsTab } from './audits-tab.tsx';
 import { CompareTab } from './compare-tab.tsx';
@@ -68,14 +68,11 @@ export function RunPage({ run, tab, item }: RunPageProps) {
               report ↗
             </a>
           )}
-          {detail?.summary &&
-            Object.entries(detail.summary)
-              .filter(([, v]) => typeof v === 'number')
-              .map(([k, v]) => (
-                <span class="chip" key={k}>
-                  {k} <strong>{number(v)}</strong>
-                </span>
-              ))}
+          {summaryFigures(detail?.summary ?? null).map((figure) => (
+            <span class="chip" key={figure.key}>
+              {figure.label} <strong>{figure.value}</strong>
+            </span>
+          ))}
         </div>
       </div>
       {detail && detail.problems.length > 0 && (
