@@ -14,6 +14,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 
 import type { EvaluationSummary } from '../src/eval/evaluate.ts';
+import { LlamaModel } from '../src/model/llama.ts';
+import { loadModel } from '../src/model/load.ts';
 import { readMetrics } from '../src/util/metrics.ts';
 import { projectRoot, sharedModelsDir } from '../src/util/paths.ts';
 
@@ -182,5 +184,20 @@ describe('rlaif run', () => {
     expect(summary.evaluator.low).toBeLessThan(summary.evaluator.rate);
     expect(summary.evaluator.high).toBeGreaterThan(summary.evaluator.rate);
     expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain('Held-out evaluator win rate');
+    expect(third.stdout).toMatch(/^result: (meets targets|missed targets: )/m);
+
+    // The trained policy loads like any model folder, with its tokenizer, and generates.
+    const final = await loadModel(join(runDir, 'checkpoints', 'final'));
+    const policy = await LlamaModel.fromWeights(final.config, final.weights, final.tokenizer);
+    const [story] = await policy.generate([policy.tokenizer.encode('Once', { bos: true })],
+      { maxNewTokens: 8, temperature: 0 });
+    expect(story.tokens.length).toBeGreaterThan(0);
+    expect(policy.tokenizer.decode(story.tokens).trim().length).toBeGreaterThan(0);
+    policy.dispose();
+
+    // Run again, the finished run says so and does no work.
+    const again = await exited(startRun(config));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`already complete: ${runDir}`);
   }, 900_000);
 });

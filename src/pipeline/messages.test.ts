@@ -23,7 +23,8 @@ describe('run messages', () => {
     const modelsDir = join(dir, 'models');
 
     const error = await runPipeline({ loaded: loadRunConfig(file), models: { modelsDir }, quiet: true })
-      .catch((e: unknown) => e as InputError);
+      .then(() => undefined, (e: unknown) => e as InputError);
+    if (!error) throw new Error('the run started without its model');
     expect(error).toBeInstanceOf(InputError);
     expect(error.location).toEqual({ file, line: 3, field: 'policy.model' });
     expect(error.message).toContain(`${file}:3, field "policy.model": model "no-such-model" not found`);
