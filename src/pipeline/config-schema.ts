@@ -147,7 +147,8 @@ export const rlSchema = z.strictObject({
       'default run reach 11.8 nats).',
   ),
   klTarget: z.number().positive().optional().describe(
-    'Target KL (nats per response) for adaptive control; unset keeps beta fixed. Default 6.',
+    'Target KL (nats per response) for adaptive control; unset (the default) keeps beta fixed. ' +
+      'A value near eval.klMax, e.g. 6, is a reasonable start.',
   ),
   klHorizon: positiveInt().default(10_000).describe(
     'Horizon of the adaptive KL controller, in samples. Default 10000 (Ziegler et al.).',
@@ -184,7 +185,7 @@ export const evalSchema = z.strictObject({
   ),
   evaluator: z.enum(['embedded-heldout', 'judge']).default('embedded-heldout').describe(
     'Who decides the win rate: embedded-heldout (different signals from the training judge: ' +
-      'VADER, readability, a lexicon) or judge (the training judge itself). Default ' +
+      'VADER sentiment and repetition) or judge (the training judge itself). Default ' +
       'embedded-heldout.',
   ),
   klMax: z.number().positive().default(8).describe(

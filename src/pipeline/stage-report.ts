@@ -7,7 +7,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 import type { EvaluationSummary } from '../eval/evaluate.ts';
-import { renderReport, type ReportSample } from '../eval/report.ts';
+import { renderReport, type ReportPreference, type ReportSample } from '../eval/report.ts';
 import { readMetrics } from '../util/metrics.ts';
 import type { RunContext } from './run-context.ts';
 import type { Stage } from './runner.ts';
@@ -52,8 +52,21 @@ export function buildReportHtml(context: RunContext): string {
     summary,
     metrics: readMetrics(files.metrics),
     samples,
-    preferences: store.preferences().slice(0, shownPreferences),
+    preferences: preferencesWithSides(store),
+    shownPreferences,
     stageSeconds,
+  });
+}
+
+/**
+ * Every stored preference, with which side the judge saw first: the store keeps the sample
+ * indices in the order shown (A, B), so A is the chosen response when sample A's text is it.
+ */
+function preferencesWithSides(store: RunContext['store']): ReportPreference[] {
+  const responses = new Map(store.samples().map((s) => [`${s.promptIndex}/${s.sampleIndex}`, s]));
+  return store.preferences().map((p) => {
+    const a = responses.get(`${p.promptIndex}/${p.pair[0]}`)?.response;
+    return { ...p, aIsChosen: a === undefined ? undefined : a === p.chosen };
   });
 }
 
