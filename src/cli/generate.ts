@@ -31,7 +31,7 @@ type GenerateCliOptions = z.infer<typeof optionsSchema>;
 export function register(program: Command): void {
   program
     .command('generate')
-    .description('Sample a continuation of a prompt from a local model and print it')
+    .description('sample a continuation of a prompt from a local model and print it')
     .requiredOption('--model <path>', 'llama2.c .bin checkpoint, GGUF file or HF model folder')
     .option('--tokenizer <path>', 'tokenizer file (default: tok512.bin or tokenizer.bin beside a .bin)')
     .requiredOption('--prompt <text>', 'text to continue')

@@ -36,7 +36,7 @@ const flagsSchema = z.object({
 export function register(program: Command): void {
   program
     .command('train-rm')
-    .description('Train a Bradley-Terry reward model on preference pairs')
+    .description('train a Bradley-Terry reward model on preference pairs')
     .requiredOption('--prefs <file>', 'preference records (JSONL; see --format)')
     .requiredOption('--model <path>', 'backbone: llama2.c .bin, GGUF file or model folder')
     .requiredOption('--out <dir>', 'folder for the reward model and metrics.jsonl')

@@ -32,7 +32,7 @@ const algorithms = ['ppo', 'rloo', 'grpo', 'reinforce', 'dpo', 'online-dpo'];
 export function register(program: Command): void {
   program
     .command('train')
-    .description('Train a policy with PPO, RLOO, GRPO, REINFORCE, DPO or online DPO')
+    .description('train a policy with PPO, RLOO, GRPO, REINFORCE, DPO or online DPO')
     .requiredOption(
       '--config <file>',
       'YAML config: algo, policy, prompts/preferences, reward, output, trainer',
