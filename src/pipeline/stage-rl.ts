@@ -72,6 +72,7 @@ export function ppoSettings(config: RunConfig): PpoConfigInput {
     lambda: rl.lam,
     clipRange: rl.clipRange,
     clipRangeValue: rl.valueClip,
+    entropyCoef: rl.entropyCoef,
     checkpointEvery: rl.checkpointEvery,
   };
 }
