@@ -50,8 +50,10 @@ describe('ManagedBackend', () => {
     // 600 per minute: one start every 100 ms.
     const managed = new ManagedBackend({ backend, requestsPerMinute: 600, concurrency: 8 });
     await Promise.all(Array.from({ length: 4 }, (_, i) => managed.complete(request(`r${i}`))));
-    const gaps = state.starts.slice(1).map((t, i) => t - state.starts[i]);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(90);
+    // Judged on the schedule, not on single gaps: a start the event loop delays by a few ms
+    // shortens the gap after it, while the i-th start still comes no earlier than i x 100 ms.
+    const offsets = state.starts.map((t) => t - state.starts[0]);
+    offsets.forEach((offset, i) => expect(offset).toBeGreaterThanOrEqual(i * 100 - 15));
     await managed.close();
   });
 
