@@ -233,12 +233,18 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const winRate = page.locator('[data-stat="win-rate"]');
     await winRate.waitFor();
     expect(await winRate.textContent()).toContain('final over start');
-    const reopened = new Database(join(runsDir, 'finished', 'store.sqlite'), { readonly: true });
-    const policyLabels = reopened
-      .prepare("SELECT labeler, source_a FROM human_labels WHERE kind = 'policy'")
-      .all();
-    reopened.close();
-    expect(policyLabels).toEqual([
+    // The page moves on to the next pair while the last label is still being posted, so the
+    // store is polled until both labels are in.
+    const readPolicyLabels = (): unknown[] => {
+      const reopened = new Database(join(runsDir, 'finished', 'store.sqlite'), { readonly: true });
+      const rows = reopened
+        .prepare("SELECT labeler, source_a FROM human_labels WHERE kind = 'policy' ORDER BY rowid")
+        .all();
+      reopened.close();
+      return rows;
+    };
+    await expect.poll(() => readPolicyLabels().length).toBe(2);
+    expect(readPolicyLabels()).toEqual([
       { labeler: 'ana', source_a: 'final' },
       { labeler: 'ana', source_a: 'final' },
     ]);
