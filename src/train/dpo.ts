@@ -143,15 +143,15 @@ export class DpoTrainer extends OnlineTrainer {
   private refCache?: { chosen: number[]; rejected: number[] };
 
   static async create(options: DpoTrainerOptions): Promise<DpoTrainer> {
-    // Validated before construction, which already clones the reference model.
-    const config = validateSettings(dpoConfigSchema, options.config, 'dpo');
     await ensureBackend();
-    return new DpoTrainer({ ...options, config });
+    return new DpoTrainer(options);
   }
 
   constructor(options: DpoTrainerOptions) {
+    // Validated before super(), which already clones the reference model.
+    const config = validateSettings(dpoConfigSchema, options.config, 'dpo');
     super({ ...options, prompts: [] });
-    this.config = validateSettings(dpoConfigSchema, options.config, 'dpo');
+    this.config = config;
     const pairs = options.records.map((r) => this.tokenize(r));
     const order = makeRng(this.config.seed)
       .fork('split')
@@ -263,15 +263,15 @@ export class OnlineDpoTrainer extends OnlineTrainer {
   private readonly judge: PairwiseJudge | RewardSource;
 
   static async create(options: OnlineDpoTrainerOptions): Promise<OnlineDpoTrainer> {
-    // Validated before construction, which already clones the reference model.
-    const config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
     await ensureBackend();
-    return new OnlineDpoTrainer({ ...options, config });
+    return new OnlineDpoTrainer(options);
   }
 
   constructor(options: OnlineDpoTrainerOptions) {
+    // Validated before super(), which already clones the reference model.
+    const config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
     super(options);
-    this.config = validateSettings(onlineDpoConfigSchema, options.config, 'onlineDpo');
+    this.config = config;
     this.judge = options.judge;
     this.state = new TrainingState(
       { policy: options.policy.trainableVariables() },

@@ -71,15 +71,15 @@ export class PolicyGradientTrainer extends OnlineTrainer {
   private baseline?: number;
 
   static async create(options: PolicyGradientTrainerOptions): Promise<PolicyGradientTrainer> {
-    // Validated before construction, which already clones the reference model.
-    const config = validateSettings(policyGradientConfigSchema, options.config, 'rl');
     await ensureBackend();
-    return new PolicyGradientTrainer({ ...options, config });
+    return new PolicyGradientTrainer(options);
   }
 
   constructor(options: PolicyGradientTrainerOptions) {
+    // Validated before super(), which already clones the reference model.
+    const config = validateSettings(policyGradientConfigSchema, options.config, 'rl');
     super(options);
-    this.config = validateSettings(policyGradientConfigSchema, options.config, 'rl');
+    this.config = config;
     const { algo, samplesPerPrompt } = this.config;
     if (algo !== 'reinforce' && samplesPerPrompt < 2) {
       throw new InputError(

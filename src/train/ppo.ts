@@ -93,15 +93,15 @@ export class PpoTrainer extends OnlineTrainer {
 
   /** Validates the config, makes the wasm backend current, builds the trainer. */
   static async create(options: PpoTrainerOptions): Promise<PpoTrainer> {
-    // Validated before construction, which already clones the reference model.
-    const config = validateSettings(ppoConfigSchema, options.config, 'ppo');
     await ensureBackend();
-    return new PpoTrainer({ ...options, config });
+    return new PpoTrainer(options);
   }
 
   constructor(options: PpoTrainerOptions) {
+    // Validated before super(), which already clones the reference model.
+    const config = validateSettings(ppoConfigSchema, options.config, 'ppo');
     super(options);
-    this.config = validateSettings(ppoConfigSchema, options.config, 'ppo');
+    this.config = config;
     this.reward = options.reward;
     this.valueHead =
       options.valueHead ??
