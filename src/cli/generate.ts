@@ -12,6 +12,7 @@ import { LlamaModel } from '../model/llama.ts';
 import { loadModel } from '../model/load.ts';
 import { loadLlama2cTokenizer } from '../model/tokenizer-spm.ts';
 import { InputError } from '../util/errors.ts';
+import { parseFlags } from './flags.ts';
 
 const optionsSchema = z.object({
   model: z.string().min(1),
@@ -43,12 +44,8 @@ export function register(program: Command): void {
     .option('--stop <text...>', 'stop after any of these strings (not printed)')
     .option('--no-bos', 'do not start the prompt with the BOS token')
     .action(async (raw: Record<string, unknown>) => {
-      const parsed = optionsSchema.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new InputError(issue.message, { field: `--${kebab(String(issue.path[0]))}` });
-      }
-      await runGenerate(parsed.data);
+      const flags = parseFlags(optionsSchema, raw);
+      await runGenerate(flags);
     });
 }
 
@@ -93,8 +90,4 @@ export async function openModel(modelPath: string, tokenizerPath?: string): Prom
     ? [tokenizer.eosId, tokenizer.bosId]
     : [tokenizer.eosId];
   return LlamaModel.fromWeights(loaded.config, loaded.weights, tokenizer, { endTokens });
-}
-
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -24,6 +24,7 @@ import { labelPairs } from '../judge/label.ts';
 import { JudgmentStore } from '../store/judgments.ts';
 import { openRunDatabase } from '../store/run-store.ts';
 import { InputError } from '../util/errors.ts';
+import { parseFlags } from './flags.ts';
 import { createLogger } from '../util/log.ts';
 import { MetricsWriter } from '../util/metrics.ts';
 import { sharedDataDir } from '../util/paths.ts';
@@ -224,17 +225,6 @@ function settingsFrom(
     temperature: flags.temperature,
     logger,
   };
-}
-
-function parseFlags<T extends z.ZodType>(schema: T, raw: Record<string, unknown>): z.infer<T> {
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const flag = String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const missing = issue.code === 'invalid_type' && raw[String(issue.path[0])] === undefined;
-    throw new InputError(missing ? 'is required' : issue.message, { field: `--${flag}` });
-  }
-  return parsed.data;
 }
 
 function writeJsonl(file: string, records: unknown[]): void {

@@ -15,6 +15,7 @@ import { rewardModelConfigSchema } from '../train/reward-model-config.ts';
 import { trainRewardModel } from '../train/reward-model-trainer.ts';
 import { RewardModel } from '../train/reward-model.ts';
 import { InputError } from '../util/errors.ts';
+import { parseFlags } from './flags.ts';
 import { createLogger } from '../util/log.ts';
 import { MetricsWriter } from '../util/metrics.ts';
 import { openModel } from './generate.ts';
@@ -52,14 +53,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the split and the batch order (overrides the config)')
     .option('--quiet', 'no progress on stderr')
     .action(async (raw: Record<string, unknown>) => {
-      const parsed = flagsSchema.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new InputError(issue.message, {
-          field: `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-        });
-      }
-      const report = await runTrainRm(parsed.data);
+      const report = await runTrainRm(parseFlags(flagsSchema, raw));
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });
 }

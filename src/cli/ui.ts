@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
-import { InputError } from '../util/errors.ts';
+import { parseFlags } from './flags.ts';
 import { createLogger } from '../util/log.ts';
 import { startDashboard } from '../serve/dashboard-server.ts';
 
@@ -32,13 +32,8 @@ export function register(program: Command): void {
       '127.0.0.1',
     )
     .action(async (raw: Record<string, string>) => {
-      const parsed = optionsSchema.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new InputError(issue.message, { field: `--${issue.path.join('.')}` });
-      }
       const logger = createLogger();
-      const { runs, port, host } = parsed.data;
+      const { runs, port, host } = parseFlags(optionsSchema, raw);
       const server = await startDashboard({ runsDir: resolve(runs), port, host, logger });
       process.stdout.write(`dashboard on ${server.url} (runs in ${resolve(runs)})\n`);
 
